@@ -1,0 +1,131 @@
+"""plait: a fast, durable engine for AI workflows and flows.
+
+>>> from plait import Flow, start, listen
+>>> class Hello(Flow):
+...     @start()
+...     def greet(self):
+...         return "hello"
+...     @listen(greet)
+...     def shout(self, text):
+...         return text.upper()
+>>> Hello().kickoff()
+'HELLO'
+
+Names load on first use, so ``import plait`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # authoring
+    "Flow": "plait.define",
+    "start": "plait.define",
+    "listen": "plait.define",
+    "router": "plait.define",
+    "or_": "plait.define",
+    "and_": "plait.define",
+    "on_event": "plait.define",
+    "Workflow": "plait.define",
+    "RetryPolicy": "plait.define",
+    "reducer": "plait.define",
+    # plans
+    "compile": "plait.plan",
+    "Plan": "plait.plan",
+    # running
+    "StepContext": "plait.runtime",
+    "context": "plait.patterns",
+    "emit": "plait.patterns",
+    "map": "plait.patterns",
+    "pipeline": "plait.patterns",
+    "Stage": "plait.patterns",
+    "scatter_gather": "plait.patterns",
+    "map_reduce": "plait.patterns",
+    # events
+    "Event": "plait.runtime",
+    "RunStarted": "plait.runtime",
+    "StepStarted": "plait.runtime",
+    "StepCompleted": "plait.runtime",
+    "StepFailed": "plait.runtime",
+    "StateChanged": "plait.runtime",
+    "RouteTaken": "plait.runtime",
+    "EventEmitted": "plait.runtime",
+    "ItemCompleted": "plait.runtime",
+    "RunCompleted": "plait.runtime",
+    "RunFailed": "plait.runtime",
+    # errors
+    "PlaitError": "plait.core",
+    "DefinitionError": "plait.core",
+    "PlanError": "plait.core",
+    "InputError": "plait.core",
+    "RunError": "plait.core",
+    "StepError": "plait.core",
+    "StepTimeoutError": "plait.core",
+    "RouterError": "plait.core",
+    "LoopLimitError": "plait.core",
+    "StoreError": "plait.core",
+    "MissingExtraError": "plait.core",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plait' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from plait.core import (
+        DefinitionError,
+        InputError,
+        LoopLimitError,
+        MissingExtraError,
+        PlaitError,
+        PlanError,
+        RouterError,
+        RunError,
+        StepError,
+        StepTimeoutError,
+        StoreError,
+    )
+    from plait.define import (
+        Flow,
+        RetryPolicy,
+        Workflow,
+        and_,
+        listen,
+        on_event,
+        or_,
+        reducer,
+        router,
+        start,
+    )
+    from plait.patterns import Stage, context, emit, map, map_reduce, pipeline, scatter_gather
+    from plait.plan import Plan, compile
+    from plait.runtime import (
+        Event,
+        EventEmitted,
+        ItemCompleted,
+        RouteTaken,
+        RunCompleted,
+        RunFailed,
+        RunStarted,
+        StateChanged,
+        StepCompleted,
+        StepContext,
+        StepFailed,
+        StepStarted,
+    )

@@ -1,0 +1,37 @@
+"""L0: errors, ids, serialisation helpers, optional extras. No imports from plait layers."""
+
+from plait.core._errors import (
+    DefinitionError,
+    InputError,
+    LoopLimitError,
+    MissingExtraError,
+    PlaitError,
+    PlanError,
+    RouterError,
+    RunCancelled,
+    RunError,
+    StateConflictError,
+    StepError,
+    StepTimeoutError,
+    StoreError,
+)
+from plait.core._extras import require_extra
+from plait.core._ids import new_run_id
+
+__all__ = [
+    "DefinitionError",
+    "InputError",
+    "LoopLimitError",
+    "MissingExtraError",
+    "PlaitError",
+    "PlanError",
+    "RouterError",
+    "RunCancelled",
+    "RunError",
+    "StateConflictError",
+    "StepError",
+    "StepTimeoutError",
+    "StoreError",
+    "new_run_id",
+    "require_extra",
+]

@@ -1,0 +1,95 @@
+"""The one exception tree of plait.
+
+::
+
+    PlaitError
+    ├── DefinitionError          a flow, workflow or spec is malformed (raised by compile())
+    │   └── PlanError            compile() found problems; lists every one of them
+    ├── InputError               run inputs do not fit the flow's state
+    ├── RunError                 something went wrong while a run executed
+    │   ├── StepError            a step failed (after its retries); carries flow, step, run, attempt
+    │   │   └── StepTimeoutError a step ran past its timeout
+    │   ├── RouterError          a router returned a label nobody listens to, or not a str
+    │   ├── LoopLimitError       a step was called more often than its call limit
+    │   └── StateConflictError   parallel steps wrote the same state key without a reducer
+    ├── StoreError               a store could not read or write a run
+    └── MissingExtraError        an optional dependency is not installed
+
+Signals that must unwind user code derive from ``BaseException`` (see ``RunCancelled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PlaitError(Exception):
+    """Root of every error plait raises on purpose."""
+
+
+class DefinitionError(PlaitError):
+    """A definition (flow, workflow, spec) is malformed."""
+
+
+class PlanError(DefinitionError):
+    """``compile()`` found one or more problems; ``problems`` lists all of them."""
+
+    def __init__(self, name: str, problems: Sequence[str]) -> None:
+        self.name = name
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"flow {name!r} has {count} {noun}:\n{lines}")
+
+
+class InputError(PlaitError):
+    """Run inputs do not fit the flow's state (unknown field, wrong type)."""
+
+
+class RunError(PlaitError):
+    """A run could not complete."""
+
+    def __init__(self, message: str, *, flow: str = "", run_id: str = "") -> None:
+        super().__init__(message)
+        self.flow = flow
+        self.run_id = run_id
+
+
+class StepError(RunError):
+    """A step failed after its last attempt; the user's exception is ``__cause__``."""
+
+    def __init__(
+        self, message: str, *, flow: str, run_id: str, step: str, attempt: int
+    ) -> None:
+        super().__init__(message, flow=flow, run_id=run_id)
+        self.step = step
+        self.attempt = attempt
+
+
+class StepTimeoutError(StepError):
+    """A step ran past its timeout."""
+
+
+class RouterError(RunError):
+    """A router returned something that no step listens to."""
+
+
+class LoopLimitError(RunError):
+    """A step ran more often than its call limit (a runaway loop)."""
+
+
+class StateConflictError(RunError):
+    """Two steps running at once wrote the same state key, and it has no reducer."""
+
+
+class StoreError(PlaitError):
+    """A store could not read or write a run."""
+
+
+class MissingExtraError(PlaitError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class RunCancelled(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised inside steps when their run is cancelled; user code cannot swallow it."""

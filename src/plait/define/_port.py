@@ -1,0 +1,56 @@
+"""The port through which definitions reach the engine that runs them.
+
+``define`` sits below the runtime, so ``Flow.kickoff()`` cannot import it. The engine
+(``plait.engine``) installs itself here when it is imported; ``engine()`` imports it on
+first use, like a plugin entry point.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+
+class Engine(Protocol):
+    """What a definition needs from the engine."""
+
+    async def run(self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any) -> Any:
+        """Run ``definition`` to the end and return its result."""
+        ...
+
+    def stream(
+        self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any
+    ) -> AsyncIterator[Any]:
+        """Run ``definition`` and yield its events as they happen."""
+        ...
+
+    def render(self, definition: Any, fmt: str) -> str:
+        """The definition's plan as ``mermaid`` text or an ``html`` page."""
+        ...
+
+    def emit(self, name: str, payload: Any) -> None:
+        """Emit an event from the step that is running now."""
+        ...
+
+    async def map(
+        self, fn: Callable[[Any], Any], items: Any, concurrency: int | None
+    ) -> list[Any]:
+        """Map ``fn`` over ``items`` inside the running step."""
+        ...
+
+
+_engine: Engine | None = None
+
+
+def install(engine: Engine) -> None:
+    global _engine
+    _engine = engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        importlib.import_module("plait.engine")  # installs itself
+    if _engine is None:
+        raise RuntimeError("plait.engine did not install an engine")
+    return _engine

@@ -1,0 +1,142 @@
+"""``Workflow``: a graph of tasks joined by ``depends_on``, without a class."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from plait.core import DefinitionError
+from plait.define import _port
+from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy
+from plait.define._steps import StepDef, _options, is_async_callable
+from plait.define._triggers import AllOf, Leaf, ref_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def task_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(required names, optional names, takes ``**kwargs``) of a task function."""
+    required: list[str] = []
+    optional: list[str] = []
+    var_kw = False
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            var_kw = True
+        elif p.kind is p.VAR_POSITIONAL:
+            continue
+        elif p.default is p.empty:
+            required.append(p.name)
+        else:
+            optional.append(p.name)
+    return tuple(required), tuple(optional), var_kw
+
+
+class Workflow:
+    """Tasks with dependencies. Each task receives its dependencies' outputs by parameter
+    name (``def report(summary, stats): ...`` depends on ``summary`` and ``stats``); other
+    parameters are read from the run's inputs. Tasks whose dependencies are done run in
+    parallel; cycles are rejected before anything runs.
+
+    >>> wf = Workflow("etl")
+    >>> @wf.task()
+    ... def extract(): return [1, 2, 3]
+    >>> @wf.task(depends_on=[extract])
+    ... def total(extract): return sum(extract)
+    >>> wf.run()
+    6
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        state: type | None = None,
+        reducers: Mapping[str, Callable[[Any, Any], Any]] | None = None,
+        max_calls: int = DEFAULT_MAX_CALLS,
+    ) -> None:
+        if not name:
+            raise DefinitionError("a Workflow needs a name")
+        self.name = name
+        self.__plait_state_type__ = state
+        self.reducers = dict(reducers or {})
+        self.max_calls = max_calls
+        self.__plait_steps__: dict[str, StepDef] = {}
+        self.state: Any = None
+        self.run_id = ""
+
+    def add(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        depends_on: Sequence[str | Callable[..., Any]] = (),
+        retry: RetryPolicy | int | None = None,
+        timeout: float | None = None,
+        writes: Sequence[str] | None = None,
+    ) -> StepDef:
+        """Add ``fn`` as a task; it runs after every task in ``depends_on`` completed."""
+        if not callable(fn):
+            raise DefinitionError(f"workflow {self.name!r}: task {fn!r} is not callable")
+        task_name = name or getattr(fn, "__name__", "")
+        if not task_name or task_name == "<lambda>":
+            raise DefinitionError(
+                f"workflow {self.name!r}: give this task a name: wf.add(fn, name='...')"
+            )
+        if task_name in self.__plait_steps__:
+            raise DefinitionError(f"workflow {self.name!r}: two tasks are named {task_name!r}")
+        deps = tuple(ref_name(d) for d in depends_on)
+        if len(set(deps)) != len(deps):
+            raise DefinitionError(
+                f"workflow {self.name!r}: task {task_name!r} lists a dependency twice"
+            )
+        step = StepDef(
+            name=task_name,
+            fn=fn,
+            start=not deps,
+            condition=AllOf(tuple(Leaf("ref", d) for d in deps)) if deps else None,
+            options=_options(retry, timeout, None, None if writes is None else tuple(writes)),
+            is_async=is_async_callable(fn),
+            takes_input=False,
+            depends_on=deps,
+        )
+        self.__plait_steps__[task_name] = step
+        return step
+
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        depends_on: Sequence[str | Callable[..., Any]] = (),
+        retry: RetryPolicy | int | None = None,
+        timeout: float | None = None,
+        writes: Sequence[str] | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator form of :meth:`add`."""
+
+        def decorate(fn: F) -> F:
+            self.add(
+                fn, name=name, depends_on=depends_on, retry=retry, timeout=timeout, writes=writes
+            )
+            return fn
+
+        return decorate
+
+    def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """Run every task (blocking); returns ``{task: output}`` of the tasks nothing
+        depends on, or that single output when there is one."""
+        import asyncio
+
+        return asyncio.run(self.run_async(inputs, **options))
+
+    async def run_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """Async form of :meth:`run`."""
+        return await _port.engine().run(self, inputs, **options)
+
+    def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
+        """Run the workflow, yielding its events live."""
+        return _port.engine().stream(self, inputs, **options)
+
+    def plot(self, fmt: str = "mermaid") -> str:
+        """The workflow's plan as Mermaid text or an HTML page."""
+        return _port.engine().render(self, fmt)

@@ -1,0 +1,40 @@
+"""``LocalExecutor``: async steps on the event loop, sync steps in worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+class LocalExecutor:
+    """Runs ``async def`` steps directly and ``def`` steps in a thread pool, so a blocking
+    step never stalls the others. The pool starts on first use."""
+
+    def __init__(self, max_threads: int = 64) -> None:
+        self.max_threads = max_threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def call(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        is_async: bool,
+    ) -> Any:
+        if is_async:
+            return await fn(*args, **kwargs)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = ThreadPoolExecutor(self.max_threads, "plait-step")
+        ctx = contextvars.copy_context()
+        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

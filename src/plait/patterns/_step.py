@@ -1,0 +1,27 @@
+"""Functions for use inside any step (flow methods, workflow tasks)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from plait.runtime import StepContext, current_context
+
+
+def context() -> StepContext:
+    """The running step's context (run id, step, invocation, attempt, state)."""
+    return current_context()
+
+
+def emit(name: str, payload: Any = None) -> None:
+    """Fire the steps listening with ``on_event(name)``."""
+    current_context().emit(name, payload)
+
+
+async def map(  # noqa: A001 - plait.map, used as such
+    fn: Callable[[Any], Any], items: Iterable[Any], *, concurrency: int | None = None
+) -> builtins.list[Any]:
+    """``fn`` over ``items`` inside the running step, at most ``concurrency`` at a time;
+    results in the order of ``items``; each finished item is recorded in the run."""
+    return await current_context().map(fn, items, concurrency)

@@ -1,0 +1,193 @@
+"""``compile()``: a flow or workflow definition -> a validated :class:`Plan`.
+
+Every problem found is collected and raised at once as a :class:`PlanError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from plait.core import DefinitionError, PlanError
+from plait.define import (
+    DEFAULT_MAX_CALLS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Flow,
+    Leaf,
+    StepDef,
+    Workflow,
+    leaves,
+)
+from plait.define._state import reducers_of, state_fields
+from plait.plan._graph import check_graph
+from plait.plan._model import Plan, PlanStep
+from plait.plan._source import router_labels, state_writes
+
+
+def definition_parts(
+    definition: Any,
+) -> tuple[str, str, dict[str, StepDef], type | None, Mapping[str, Callable[..., Any]], int]:
+    """(name, kind, steps, state type, declared reducers, default max calls)."""
+    if isinstance(definition, Workflow):
+        wf = definition
+        return (wf.name, "workflow", dict(wf.__plait_steps__), wf.__plait_state_type__,
+                wf.reducers, wf.max_calls)
+    cls = definition if isinstance(definition, type) else type(definition)
+    if not (isinstance(cls, type) and issubclass(cls, Flow)):
+        raise DefinitionError(
+            f"cannot compile {definition!r}: expected a Flow subclass, a Flow instance or a "
+            "Workflow"
+        )
+    return (cls.name, "flow", dict(cls.__plait_steps__), cls.__plait_state_type__,
+            cls.reducers, cls.max_calls)
+
+
+_CACHE: dict[type, Plan] = {}
+
+
+def compile(definition: Any) -> Plan:  # noqa: A001 - the verb users expect
+    """Check a definition and turn it into a :class:`Plan`.
+
+    Flow classes compile once and are cached; workflows are compiled on each call because
+    they can still change.
+    """
+    cls = definition if isinstance(definition, type) else type(definition)
+    if cls is not Workflow and cls in _CACHE:
+        return _CACHE[cls]
+    plan = _compile(definition)
+    if cls is not Workflow and isinstance(cls, type) and issubclass(cls, Flow):
+        _CACHE[cls] = plan
+    return plan
+
+
+def _compile(definition: Any) -> Plan:
+    name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(
+        definition
+    )
+    problems: list[str] = []
+    if not steps:
+        raise PlanError(name, ["it has no steps: mark entry steps with @start()"])
+
+    labels: dict[str, tuple[str, ...] | None] = {}
+    for step in steps.values():
+        if step.kind == "router":
+            labels[step.name] = step.options.labels or router_labels(step.fn)
+    known_labels = {lab for labs in labels.values() if labels for lab in (labs or ())}
+    open_routers = [r for r, labs in labels.items() if labs is None]
+
+    def resolve(cond: Condition, owner: str) -> Condition:
+        if isinstance(cond, AnyOf | AllOf):
+            return type(cond)(tuple(resolve(c, owner) for c in cond.children))
+        if cond.kind != "ref":
+            return cond
+        ref = cond.name
+        if ref in steps:
+            if ref in known_labels:
+                problems.append(
+                    f"step {owner!r} listens to {ref!r}, which is both a step and a router "
+                    "label; rename one of them"
+                )
+            return Leaf("step", ref)
+        if ref in known_labels or (open_routers and kind == "flow"):
+            return Leaf("label", ref)
+        what = "depends on" if kind == "workflow" else "listens to"
+        hint = difflib.get_close_matches(ref, [*steps, *known_labels], n=1)
+        fix = f"; did you mean {hint[0]!r}?" if hint else ""
+        problems.append(
+            f"step {owner!r} {what} {ref!r}, but no step or router label has that name{fix}"
+        )
+        return Leaf("step", ref)
+
+    plan_steps: list[PlanStep] = []
+    writes_of: dict[str, tuple[str, ...]] = {}
+    augmented_of: dict[str, tuple[str, ...]] = {}
+    for step in steps.values():
+        trigger = None if step.condition is None else resolve(step.condition, step.name)
+        if step.options.writes is not None:
+            writes: tuple[str, ...] = step.options.writes
+            augmented: tuple[str, ...] = ()
+        elif kind == "flow":
+            writes, augmented = state_writes(step.fn)
+        else:
+            writes, augmented = (), ()
+        writes_of[step.name] = writes
+        augmented_of[step.name] = augmented
+        max_calls = step.options.max_calls
+        if max_calls == DEFAULT_MAX_CALLS:
+            max_calls = default_calls
+        plan_steps.append(
+            PlanStep(
+                name=step.name,
+                kind=step.kind,
+                start=step.start,
+                trigger=trigger,
+                ref=step.ref,
+                is_async=step.is_async,
+                takes_input=step.takes_input,
+                retry=step.options.retry,
+                timeout=step.options.timeout,
+                max_calls=max_calls,
+                labels=labels.get(step.name),
+                writes=writes,
+                depends_on=step.depends_on,
+            )
+        )
+
+    reducers = reducers_of(state_type, declared_reducers)
+    fields = state_fields(state_type)
+    if fields is not None:
+        for step_name, keys in writes_of.items():
+            for key in keys:
+                if key not in fields:
+                    problems.append(
+                        f"step {step_name!r} writes state.{key}, but state "
+                        f"{state_type.__name__ if state_type else ''} has no field {key!r}"
+                    )
+    for step_name, keys in augmented_of.items():
+        for key in keys:
+            if key in reducers:
+                problems.append(
+                    f"step {step_name!r} uses an augmented assignment (+=) on state key "
+                    f"{key!r}, which has a reducer; assign only the contribution "
+                    f"(state.{key} = value) and the reducer merges it"
+                )
+    if kind == "workflow" and fields is not None:
+        _check_task_params(steps, fields, problems)
+
+    check_graph(plan_steps, writes_of, set(reducers), kind, problems)
+    if problems:
+        raise PlanError(name, problems)
+    return Plan(
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        steps=tuple(plan_steps),
+        state_type=""
+        if state_type is None
+        else f"{state_type.__module__}:{state_type.__qualname__}",
+        state_fields=fields,
+        reducers=tuple(sorted(reducers)),
+    )
+
+
+def _check_task_params(
+    steps: dict[str, StepDef], fields: tuple[str, ...], problems: list[str]
+) -> None:
+    from plait.define import task_params
+
+    for step in steps.values():
+        required, _, _ = task_params(step.fn)
+        for param in required:
+            if param not in step.depends_on and param not in fields:
+                problems.append(
+                    f"task {step.name!r} takes {param!r}, which is neither one of its "
+                    f"dependencies ({', '.join(step.depends_on) or 'none'}) nor a state field"
+                )
+
+
+def leaf_names(cond: Condition | None, kind: str) -> list[str]:
+    if cond is None:
+        return []
+    return [leaf.name for leaf in leaves(cond) if leaf.kind == kind]

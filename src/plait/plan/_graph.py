@@ -1,0 +1,289 @@
+"""Whole-graph checks: reachability, and_ joins that never fire, cycles without an exit,
+parallel writes that need a reducer. Linear in the size of the graph."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+from plait.define import AllOf, AnyOf, Condition, Leaf, leaves
+from plait.plan._model import PlanStep
+
+
+def producers_of(steps: list[PlanStep]) -> dict[tuple[str, str], list[str]]:
+    """Which steps can produce each leaf: ``("step", s)`` and ``("label", l)``."""
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for s in steps:
+        out[("step", s.name)].append(s.name)
+        for label in s.labels or ():
+            out[("label", label)].append(s.name)
+    return out
+
+
+def edges_of(steps: list[PlanStep]) -> dict[str, set[str]]:
+    """producer step -> steps whose trigger it can advance."""
+    prod = producers_of(steps)
+    open_routers = [s.name for s in steps if s.kind == "router" and s.labels is None]
+    edges: dict[str, set[str]] = {s.name: set() for s in steps}
+    for s in steps:
+        if s.trigger is None:
+            continue
+        for leaf in leaves(s.trigger):
+            if leaf.kind == "event":
+                continue
+            sources = prod.get((leaf.kind, leaf.name), [])
+            if leaf.kind == "label" and not sources:
+                sources = open_routers
+            for src in sources:
+                if src in edges:
+                    edges[src].add(s.name)
+    return edges
+
+
+def _holds(cond: Condition, reached: set[tuple[str, str]], any_step: bool) -> bool:
+    if isinstance(cond, Leaf):
+        if cond.kind == "event":
+            return any_step
+        return (cond.kind, cond.name) in reached
+    if isinstance(cond, AnyOf):
+        return any(_holds(c, reached, any_step) for c in cond.children)
+    return all(_holds(c, reached, any_step) for c in cond.children)
+
+
+def _reachable(steps: list[PlanStep]) -> set[str]:
+    by_name = {s.name: s for s in steps}
+    watchers: dict[tuple[str, str], list[str]] = defaultdict(list)
+    open_label_watchers: list[str] = []
+    has_event = []
+    for s in steps:
+        if s.trigger is None:
+            continue
+        for leaf in leaves(s.trigger):
+            watchers[(leaf.kind, leaf.name)].append(s.name)
+            if leaf.kind == "label":
+                open_label_watchers.append(s.name)
+            if leaf.kind == "event":
+                has_event.append(s.name)
+    reached_leaves: set[tuple[str, str]] = set()
+    done: set[str] = set()
+    work = [s.name for s in steps if s.start]
+    while work:
+        name = work.pop()
+        if name in done:
+            continue
+        done.add(name)
+        step = by_name[name]
+        new = [("step", name)]
+        if step.kind == "router":
+            if step.labels is None:
+                new.extend(("label", lab) for lab in _labels_listened(steps))
+            else:
+                new.extend(("label", lab) for lab in step.labels)
+        candidates: list[str] = list(has_event) if len(done) == 1 else []
+        for key in new:
+            if key not in reached_leaves:
+                reached_leaves.add(key)
+                candidates.extend(watchers.get(key, ()))
+        for cand in candidates:
+            trig = by_name[cand].trigger
+            if cand not in done and trig is not None and _holds(trig, reached_leaves, True):
+                work.append(cand)
+    return done
+
+
+def _labels_listened(steps: list[PlanStep]) -> set[str]:
+    return {
+        leaf.name
+        for s in steps
+        if s.trigger is not None
+        for leaf in leaves(s.trigger)
+        if leaf.kind == "label"
+    }
+
+
+def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative; returns components with a cycle (size > 1 or a
+    self-loop)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in edges:
+        if root in index:
+            continue
+        work: list[tuple[str, list[str]]] = [(root, sorted(edges[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, todo = work[-1]
+            if todo:
+                nxt = todo.pop()
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, sorted(edges.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    comp.append(member)
+                    if member == node:
+                        break
+                if len(comp) > 1 or node in edges.get(node, ()):
+                    out.append(comp)
+    return out
+
+
+def check_graph(
+    steps: list[PlanStep],
+    writes_of: dict[str, tuple[str, ...]],
+    reducer_keys: set[str],
+    kind: str,
+    problems: list[str],
+) -> None:
+    """Append a readable line to ``problems`` for each graph-level problem."""
+    order = {s.name: i for i, s in enumerate(steps)}
+    by_name = {s.name: s for s in steps}
+    if not any(s.start for s in steps):
+        problems.append("it has no start step: mark at least one step with @start()")
+        return
+    edges = edges_of(steps)
+    cycles = strongly_connected(edges)
+    in_cycle = {name for comp in cycles for name in comp}
+    for comp in cycles:
+        members = sorted(comp, key=order.__getitem__)
+        shown = " → ".join([*members, members[0]])
+        if kind == "workflow":
+            problems.append(f"dependency cycle: {shown}; remove one of these dependencies")
+            continue
+        routers = [by_name[m] for m in members if by_name[m].kind == "router"]
+        if not routers:
+            problems.append(
+                f"steps {shown} form a cycle with no router to leave it; make one of them "
+                "a @router that returns a label outside the loop"
+            )
+            continue
+        inside = set(members)
+        if all(r.labels is not None for r in routers) and not any(
+            not (edges_for_label(steps, label) & inside) for r in routers for label in r.labels or ()
+        ):
+            problems.append(
+                f"steps {shown} form a loop that can never end: every label of its router(s) "
+                "leads back into the loop; add a label that leads out"
+            )
+    listened = _labels_listened(steps)
+    for s in steps:
+        for label in s.labels or ():
+            if label not in listened:
+                problems.append(
+                    f"router {s.name!r} can return {label!r}, but no step listens to it; add "
+                    f"@listen({label!r}) to a step, or declare labels=[...] without it"
+                )
+    reachable = _reachable(steps)
+    for s in steps:
+        if s.name in reachable or s.trigger is None:
+            continue
+        if s.name in in_cycle and kind == "workflow":
+            continue  # already reported as a cycle
+        if isinstance(s.trigger, AllOf):
+            problems.append(
+                f"step {s.name!r} waits for {s.trigger.describe()}, which can never fire: "
+                "not all of those can run in one run"
+            )
+        else:
+            problems.append(
+                f"step {s.name!r} can never run: no start step leads to "
+                f"{s.trigger.describe()}"
+            )
+    _check_exclusive_joins(steps, in_cycle, problems)
+    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems)
+
+
+def edges_for_label(steps: list[PlanStep], label: str) -> set[str]:
+    return {
+        s.name
+        for s in steps
+        if s.trigger is not None
+        and any(leaf.kind == "label" and leaf.name == label for leaf in leaves(s.trigger))
+    }
+
+
+def _check_exclusive_joins(steps: list[PlanStep], in_cycle: set[str], problems: list[str]) -> None:
+    """and_ of two labels of one router that runs at most once can never fire."""
+    label_owner: dict[str, list[str]] = defaultdict(list)
+    for s in steps:
+        for label in s.labels or ():
+            label_owner[label].append(s.name)
+    for s in steps:
+        if not isinstance(s.trigger, AllOf):
+            continue
+        seen: dict[str, str] = {}
+        for child in s.trigger.children:
+            if not (isinstance(child, Leaf) and child.kind == "label"):
+                continue
+            owners = label_owner.get(child.name, [])
+            if len(owners) != 1 or owners[0] in in_cycle:
+                continue
+            owner = owners[0]
+            if owner in seen and seen[owner] != child.name:
+                problems.append(
+                    f"step {s.name!r} waits for {s.trigger.describe()}, which can never "
+                    f"fire: router {owner!r} returns one label per run, so {seen[owner]!r} "
+                    f"and {child.name!r} never both happen; use or_()"
+                )
+                break
+            seen[owner] = child.name
+
+
+def _descendants(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    work = list(edges.get(start, ()))
+    while work:
+        node = work.pop()
+        if node not in seen:
+            seen.add(node)
+            work.extend(edges.get(node, ()))
+    return seen
+
+
+def _check_parallel_writes(
+    steps: list[PlanStep],
+    edges: dict[str, set[str]],
+    writes_of: dict[str, tuple[str, ...]],
+    reducer_keys: set[str],
+    problems: list[str],
+) -> None:
+    writers: dict[str, list[str]] = defaultdict(list)
+    for s in steps:
+        for key in writes_of.get(s.name, ()):
+            if key not in reducer_keys:
+                writers[key].append(s.name)
+    cache: dict[str, set[str]] = {}
+
+    def below(name: str) -> set[str]:
+        if name not in cache:
+            cache[name] = _descendants(name, edges)
+        return cache[name]
+
+    for key, names in writers.items():
+        for a, b in combinations(names, 2):
+            if b not in below(a) and a not in below(b):
+                problems.append(
+                    f"steps {a!r} and {b!r} may run at the same time and both write state "
+                    f"key {key!r}; give it a reducer (Annotated[T, reducer(fn)] on the state "
+                    f"field, or reducers={{{key!r}: fn}}) or make one step listen to the other"
+                )

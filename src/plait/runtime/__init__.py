@@ -1,0 +1,56 @@
+"""L3: events, the reducer, the scheduler, the run loop and the step context."""
+
+from plait.runtime._bindings import Binding
+from plait.runtime._context import StepContext, current_context
+from plait.runtime._events import (
+    EVENT_TYPES,
+    Event,
+    EventEmitted,
+    ItemCompleted,
+    RouteTaken,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+)
+from plait.runtime._loop import RunLoop
+from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
+from plait.runtime._triggers import TriggerIndex
+from plait.runtime._view import Ready, RunView, apply, replay
+from plait.runtime.ports import Executor, RunRecord, Store
+
+__all__ = [
+    "EVENT_TYPES",
+    "Binding",
+    "CompleteRun",
+    "Event",
+    "EventEmitted",
+    "Executor",
+    "FailRun",
+    "ItemCompleted",
+    "Ready",
+    "RouteTaken",
+    "RunCancelled",
+    "RunCompleted",
+    "RunFailed",
+    "RunLoop",
+    "RunRecord",
+    "RunStarted",
+    "RunView",
+    "StartStep",
+    "StateChanged",
+    "StepCompleted",
+    "StepContext",
+    "StepFailed",
+    "StepStarted",
+    "Store",
+    "TriggerIndex",
+    "apply",
+    "current_context",
+    "decide",
+    "replay",
+]

@@ -1,0 +1,64 @@
+"""Bindings: the code behind each step of a plan, and how to call it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from plait.core import StepError
+
+Source = Literal["dep", "state", "optional"]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """``fn`` and how its arguments are made.
+
+    ``mode`` is ``"none"`` (no arguments), ``"payload"`` (the triggering output) or
+    ``"params"`` (workflow tasks: each parameter from a dependency's output or the state).
+    """
+
+    fn: Callable[..., Any]
+    is_async: bool
+    mode: Literal["none", "payload", "params"] = "none"
+    params: tuple[tuple[str, Source], ...] = ()
+    all_deps: tuple[str, ...] = ()
+    var_kw: bool = False
+
+    def arguments(
+        self, payload: Any, outputs: dict[str, Any], state: Any, where: tuple[str, str, str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        mode = self.mode
+        if mode == "none":
+            return (), {}
+        if mode == "payload":
+            return (payload,), {}
+        kwargs: dict[str, Any] = {}
+        for name, source in self.params:
+            if source == "dep":
+                kwargs[name] = outputs[name]
+                continue
+            if isinstance(state, dict):
+                found = name in state
+                value = state.get(name)
+            else:
+                found = hasattr(state, name)
+                value = getattr(state, name, None)
+            if found:
+                kwargs[name] = value
+            elif source == "state":
+                flow, run_id, step = where
+                raise StepError(
+                    f"task {step!r} of {flow!r} takes {name!r}, which is neither one of its "
+                    f"dependencies nor in the run's inputs; pass inputs={{{name!r}: ...}} or "
+                    f"give the parameter a default",
+                    flow=flow,
+                    run_id=run_id,
+                    step=step,
+                    attempt=1,
+                )
+        if self.var_kw:
+            for dep in self.all_deps:
+                kwargs.setdefault(dep, outputs[dep])
+        return (), kwargs

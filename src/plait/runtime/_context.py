@@ -1,0 +1,59 @@
+"""``StepContext``: what the step that is running now can reach."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plait.core import RunError
+
+if TYPE_CHECKING:
+    from plait.runtime._loop import RunLoop
+
+
+@dataclass(slots=True)
+class StepContext:
+    """The running step: its run, name, invocation (1 for the first call) and attempt."""
+
+    run_id: str
+    flow: str
+    step: str
+    invocation: int
+    attempt: int
+    loop: RunLoop
+
+    @property
+    def state(self) -> Any:
+        """The run's live state."""
+        return self.loop.state
+
+    def emit(self, name: str, payload: Any = None) -> None:
+        """Fire the steps listening with ``on_event(name)``; they start right away."""
+        self.loop.emit(self, name, payload)
+
+    async def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        concurrency: int | None = None,
+    ) -> list[Any]:
+        """``fn`` over ``items`` with at most ``concurrency`` at once; results in order.
+
+        Each finished item is recorded, so a retried or resumed step skips it.
+        """
+        return await self.loop.map(self, fn, items, concurrency)
+
+
+_current: ContextVar[StepContext | None] = ContextVar("plait_step", default=None)
+
+
+def current_context() -> StepContext:
+    """The context of the step running now; raises outside a step."""
+    ctx = _current.get()
+    if ctx is None:
+        raise RunError(
+            "no step is running here: emit(), map() and context() work only inside a step"
+        )
+    return ctx

@@ -1,0 +1,125 @@
+"""Run events: the append-only log a run is made of.
+
+Every event carries the run id, its sequence number in the run (``seq``, from 1) and a
+wall-clock timestamp (``ts``, seconds since the epoch). Their JSON form is versioned by
+``EVENT_FORMAT`` (see :mod:`plait.runtime._codec`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    run_id: str
+    seq: int
+    ts: float
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    flow: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(Event):
+    step: str
+    invocation: int
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCompleted(Event):
+    step: str
+    invocation: int
+    output: Any = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(Event):
+    step: str
+    invocation: int
+    attempt: int
+    error: str
+    error_type: str
+    traceback: str = ""
+    retrying: bool = False
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged(Event):
+    """Top-level state keys a step set (``changes``) or removed (``removed``)."""
+
+    step: str
+    changes: dict[str, Any]
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteTaken(Event):
+    step: str
+    invocation: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventEmitted(Event):
+    step: str
+    name: str
+    payload: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemCompleted(Event):
+    """One item of a ``map`` inside a step finished; recorded so resume skips it."""
+
+    step: str
+    invocation: int
+    index: int
+    output: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCompleted(Event):
+    output: Any = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFailed(Event):
+    error: str
+    error_type: str
+    step: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCancelled(Event):
+    reason: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        RunStarted,
+        StepStarted,
+        StepCompleted,
+        StepFailed,
+        StateChanged,
+        RouteTaken,
+        EventEmitted,
+        ItemCompleted,
+        RunCompleted,
+        RunFailed,
+        RunCancelled,
+    )
+}

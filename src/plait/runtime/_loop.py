@@ -1,0 +1,352 @@
+"""``RunLoop``: the one place a run does I/O.
+
+Events go through ``_record`` (seq, reducer, buffer, listeners) and reach the store in
+batches at each completion (``_flush``), before anything that depends on that completion
+starts. After a step completes the worker asks the scheduler what to do; it runs the first
+new step itself (no task switch for chains and loops) and starts the others as tasks, so a
+fast branch never waits for a slow one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from plait.core import (
+    LoopLimitError,
+    RouterError,
+    RunError,
+    StepError,
+    StepTimeoutError,
+)
+from plait.plan import Plan
+from plait.runtime._bindings import Binding
+from plait.runtime._context import StepContext, _current
+from plait.runtime._events import (
+    Event,
+    EventEmitted,
+    ItemCompleted,
+    RouteTaken,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+)
+from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
+from plait.runtime._tracking import diff, snapshot
+from plait.runtime._triggers import TriggerIndex
+from plait.runtime._view import RunView, apply
+from plait.runtime.ports import Executor, RunRecord, Store
+
+Listener = Callable[[Event], None]
+
+_YIELD_EVERY = 64
+"""Steps a worker runs back to back before letting other tasks in."""
+
+
+class RunLoop:
+    """Runs one plan once. ``await run(inputs)`` returns the run's output or raises."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        bindings: dict[str, Binding],
+        *,
+        store: Store,
+        executor: Executor,
+        run_id: str,
+        state: Any,
+        live: dict[str, Any],
+        listeners: Iterable[Listener] = (),
+        index: TriggerIndex | None = None,
+    ) -> None:
+        self.plan = plan
+        self.bindings = bindings
+        self.store = store
+        self.executor = executor
+        self.run_id = run_id
+        self.state = state
+        self._live = live
+        self.listeners = list(listeners)
+        self.view = RunView(index or TriggerIndex.build(plan))
+        self.events: list[Event] = []
+        self._buffer: list[Event] = []
+        self._seq = 0
+        self._limits = {s.name: s.max_calls for s in plan.steps}
+        self._steps = {s.name: s for s in plan.steps}
+        self._committed: dict[str, Any] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._done: asyncio.Future[Any] | None = None
+        self._finished = False
+        self._started = 0.0
+
+    # -- events ----------------------------------------------------------------------
+
+    def _record(self, cls: type[Event], **fields: Any) -> Event:
+        self._seq += 1
+        event = cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
+        apply(self.view, event)
+        self._buffer.append(event)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    async def _flush(self) -> None:
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            await self.store.append(self.run_id, batch)
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def run(self, inputs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self._started = time.perf_counter()
+        now = time.time()
+        await self.store.create_run(
+            RunRecord(
+                run_id=self.run_id,
+                flow=self.plan.name,
+                created_at=now,
+                updated_at=now,
+                inputs=dict(inputs),
+                plan=None,
+            )
+        )
+        self._committed = snapshot(self._live)
+        self._record(RunStarted, flow=self.plan.name, inputs=dict(inputs),
+                     state=dict(self._committed))
+        await self._flush()
+        try:
+            await self._launch(inline=False)
+            return await self._done
+        finally:
+            await self._stop_tasks()
+
+    async def _stop_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _launch(self, *, inline: bool) -> StartStep | None:
+        """Act on the scheduler's commands; return the step the caller should run itself."""
+        first: StartStep | None = None
+        for cmd in decide(self.plan, self.view, self._limits):
+            if type(cmd) is StartStep:
+                self._record(StepStarted, step=cmd.step, invocation=cmd.invocation)
+                if inline and first is None:
+                    first = cmd
+                else:
+                    self._spawn(cmd)
+            elif type(cmd) is CompleteRun:
+                await self._complete(cmd.output)
+            elif type(cmd) is FailRun:
+                err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
+                await self._fail(err, cmd.step)
+        return first
+
+    def _spawn(self, cmd: StartStep) -> None:
+        task = asyncio.get_running_loop().create_task(self._worker(cmd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _worker(self, cmd: StartStep | None) -> None:
+        ran = 0
+        while cmd is not None and not self._finished:
+            cmd = await self._run_step(cmd)
+            ran += 1
+            if ran % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    async def _complete(self, output: Any) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._record(RunCompleted, output=output,
+                     duration=time.perf_counter() - self._started)
+        await self._flush()
+        await self.store.set_status(self.run_id, "completed")
+        if self._done is not None and not self._done.done():
+            self._done.set_result(output)
+
+    async def _fail(self, error: BaseException, step: str) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._record(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
+        await self._flush()
+        await self.store.set_status(self.run_id, "failed", error=str(error))
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(error)
+
+    # -- one step --------------------------------------------------------------------
+
+    async def _run_step(self, cmd: StartStep) -> StartStep | None:
+        name, invocation = cmd.step, cmd.invocation
+        spec = self._steps[name]
+        binding = self.bindings[name]
+        retry, timeout = spec.retry, spec.timeout
+        attempt = 1
+        ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, self)
+        token = _current.set(ctx)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    args, kwargs = binding.arguments(
+                        cmd.payload, self.view.outputs, self.state,
+                        (self.plan.name, self.run_id, name),
+                    )
+                    if timeout is None:
+                        output = await self.executor.call(
+                            binding.fn, args, kwargs, binding.is_async
+                        )
+                    else:
+                        async with asyncio.timeout(timeout):
+                            output = await self.executor.call(
+                                binding.fn, args, kwargs, binding.is_async
+                            )
+                    break
+                except Exception as exc:
+                    if self._finished:
+                        return None
+                    retrying = retry is not None and retry.should_retry(exc, attempt)
+                    self._record(
+                        StepFailed, step=name, invocation=invocation, attempt=attempt,
+                        error=str(exc) or type(exc).__name__, error_type=type(exc).__name__,
+                        traceback="".join(traceback.format_exception(exc)),
+                        retrying=retrying, duration=time.perf_counter() - t0,
+                    )
+                    if not retrying:
+                        await self._fail(self._step_error(exc, name, attempt, timeout), name)
+                        return None
+                    await self._flush()
+                    await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
+                    attempt += 1
+                    ctx.attempt = attempt
+                    self._record(StepStarted, step=name, invocation=invocation,
+                                 attempt=attempt)
+        finally:
+            _current.reset(token)
+        if self._finished:
+            return None
+        return await self._completed(name, invocation, output, time.perf_counter() - t0)
+
+    async def _completed(
+        self, name: str, invocation: int, output: Any, duration: float
+    ) -> StartStep | None:
+        changes, removed = diff(self._committed, self._live)
+        if changes or removed:
+            self._record(StateChanged, step=name, changes=changes, removed=removed)
+        label = None
+        if self._steps[name].kind == "router":
+            label = output
+            problem = self._label_problem(name, output)
+            if problem:
+                err = RouterError(
+                    f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
+                    flow=self.plan.name, run_id=self.run_id,
+                )
+                await self._fail(err, name)
+                return None
+        self._record(StepCompleted, step=name, invocation=invocation, output=output,
+                     duration=duration)
+        if label is not None:
+            self._record(RouteTaken, step=name, invocation=invocation, label=label)
+        await self._flush()
+        return await self._launch(inline=True)
+
+    def _label_problem(self, name: str, output: Any) -> str:
+        if not isinstance(output, str):
+            return f"router {name!r} returned {output!r}; a router must return a label (str)"
+        index = self.view.index
+        if index.listeners(("label", output)):
+            return ""
+        heard = sorted(k[1] for k in (*index.direct, *index.nested) if k[0] == "label")
+        return (
+            f"router {name!r} returned {output!r}, but no step listens to that label "
+            f"(labels listened to: {', '.join(heard) or 'none'}); add @listen({output!r})"
+        )
+
+    def _step_error(
+        self, exc: BaseException, name: str, attempt: int, timeout: float | None
+    ) -> StepError:
+        where = f"step {name!r} of flow {self.plan.name!r} (run {self.run_id}, attempt {attempt})"
+        if isinstance(exc, StepError):
+            return exc
+        if isinstance(exc, TimeoutError) and timeout is not None:
+            err: StepError = StepTimeoutError(
+                f"{where} timed out after {timeout} s",
+                flow=self.plan.name, run_id=self.run_id, step=name, attempt=attempt,
+            )
+        else:
+            err = StepError(
+                f"{where} failed: {type(exc).__name__}: {exc}",
+                flow=self.plan.name, run_id=self.run_id, step=name, attempt=attempt,
+            )
+        err.__cause__ = exc
+        return err
+
+    # -- inside steps ----------------------------------------------------------------
+
+    def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
+        if self._finished:
+            raise RunError("the run has finished", flow=self.plan.name, run_id=self.run_id)
+        self._record(EventEmitted, step=ctx.step, name=name, payload=payload)
+        for cmd in decide(self.plan, self.view, self._limits):
+            if type(cmd) is StartStep:
+                self._record(StepStarted, step=cmd.step, invocation=cmd.invocation)
+                self._spawn(cmd)
+            elif type(cmd) is FailRun:
+                err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
+                task = asyncio.get_running_loop().create_task(self._fail(err, cmd.step))
+                self._tasks.add(task)
+
+    async def map(
+        self,
+        ctx: StepContext,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        concurrency: int | None,
+    ) -> list[Any]:
+        values = list(items)
+        key = (ctx.step, ctx.invocation)
+        done = self.view.items.get(key, {})
+        results: list[Any] = [done.get(i) for i in range(len(values))]
+        pending = iter([i for i in range(len(values)) if i not in done])
+        is_async = asyncio.iscoroutinefunction(fn)
+        call = self.executor.call
+        step, invocation = ctx.step, ctx.invocation
+
+        async def work() -> None:
+            for i in pending:
+                out = await call(fn, (values[i],), {}, is_async)
+                results[i] = out
+                self._record(ItemCompleted, step=step, invocation=invocation, index=i,
+                             output=out)
+                await self._flush()
+
+        width = len(values) if not concurrency else max(1, min(concurrency, len(values)))
+        if width <= 1:
+            await work()
+            return results
+        loop = asyncio.get_running_loop()
+        workers = [loop.create_task(work()) for _ in range(width)]
+        try:
+            finished, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for w in workers:
+                w.cancel()
+        for w in finished:
+            if not w.cancelled() and w.exception() is not None:
+                raise w.exception()  # type: ignore[misc]
+        return results

@@ -1,0 +1,147 @@
+"""The run's live view and the reducer that folds events into it.
+
+``apply(view, event)`` is deterministic and does no I/O: replaying a run's log from
+``RunStarted`` rebuilds exactly the view the run had — which steps completed, which
+triggers are pending, the and_ joins half-way, the state, the finished map items. It
+updates the view in place, because copying it per event would cost more than the step.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from plait.runtime._events import (
+    Event,
+    EventEmitted,
+    ItemCompleted,
+    RouteTaken,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+)
+from plait.runtime._triggers import LeafKey, TriggerIndex, fire
+
+Status = Literal["pending", "running", "waiting", "completed", "failed", "cancelled"]
+
+
+@dataclass(slots=True)
+class Ready:
+    """A step whose trigger held, waiting to start, with what triggered it."""
+
+    step: str
+    payload: Any
+    source: str
+
+
+@dataclass(slots=True)
+class RunView:
+    index: TriggerIndex
+    status: Status = "pending"
+    state: dict[str, Any] = field(default_factory=dict)
+    ready: deque[Ready] = field(default_factory=deque)
+    running: dict[tuple[str, int], int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    completed: int = 0
+    last_step: str = ""
+    last_output: Any = None
+    joins: dict[str, dict[int, set[int]]] = field(default_factory=dict)
+    items: dict[tuple[str, int], dict[int, Any]] = field(default_factory=dict)
+    error: str = ""
+    seq: int = 0
+
+
+def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
+    index = view.index
+    fired: list[str] = []
+    direct = index.direct.get(key)
+    if direct is not None:
+        fired.extend(direct)
+    nested = index.nested.get(key)
+    if nested is not None:
+        for listener, node in nested:
+            joins = view.joins.get(listener)
+            if joins is None:
+                joins = view.joins[listener] = {}
+            if fire(index.trees[listener], node, joins) and listener not in fired:
+                fired.append(listener)
+    for listener in fired:
+        view.ready.append(Ready(listener, payload, source))
+
+
+def apply(view: RunView, event: Event) -> None:
+    """Fold ``event`` into ``view``."""
+    view.seq = event.seq
+    kind = type(event)
+    if kind is StepCompleted:
+        ev: Any = event
+        view.running.pop((ev.step, ev.invocation), None)
+        view.outputs[ev.step] = ev.output
+        view.completed += 1
+        view.last_step = ev.step
+        view.last_output = ev.output
+        _trigger(view, ("step", ev.step), ev.output, ev.step)
+    elif kind is StepStarted:
+        ev = event
+        key = (ev.step, ev.invocation)
+        if ev.attempt == 1 and key not in view.running:
+            ready = view.ready
+            if ready and ready[0].step == ev.step:
+                ready.popleft()
+            else:
+                for i, entry in enumerate(ready):
+                    if entry.step == ev.step:
+                        del ready[i]
+                        break
+            view.calls[ev.step] = ev.invocation
+        view.running[key] = ev.attempt
+    elif kind is StateChanged:
+        ev = event
+        state = view.state
+        state.update(ev.changes)
+        for key in ev.removed:
+            state.pop(key, None)
+    elif kind is RouteTaken:
+        ev = event
+        _trigger(view, ("label", ev.label), ev.label, ev.step)
+    elif kind is EventEmitted:
+        ev = event
+        _trigger(view, ("event", ev.name), ev.payload, ev.step)
+    elif kind is ItemCompleted:
+        ev = event
+        items = view.items.get((ev.step, ev.invocation))
+        if items is None:
+            items = view.items[(ev.step, ev.invocation)] = {}
+        items[ev.index] = ev.output
+    elif kind is StepFailed:
+        ev = event
+        if not ev.retrying:
+            view.running.pop((ev.step, ev.invocation), None)
+    elif kind is RunStarted:
+        ev = event
+        view.status = "running"
+        view.state = dict(ev.state)
+        for name in view.index.starts:
+            view.ready.append(Ready(name, None, ""))
+    elif kind is RunCompleted:
+        view.status = "completed"
+    elif kind is RunFailed:
+        view.status = "failed"
+        view.error = event.error  # type: ignore[attr-defined]
+    elif kind is RunCancelled:
+        view.status = "cancelled"
+
+
+def replay(index: TriggerIndex, events: list[Event]) -> RunView:
+    """The view after ``events``, from an empty one."""
+    view = RunView(index)
+    for event in events:
+        apply(view, event)
+    return view

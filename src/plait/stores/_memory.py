@@ -1,0 +1,61 @@
+"""``MemoryStore``: runs kept in this process only (the library's default)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from plait.core import StoreError
+from plait.runtime import Event, RunRecord
+
+
+class MemoryStore:
+    """Keeps every run and event in dicts; gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._events: dict[str, list[Event]] = {}
+
+    async def create_run(self, record: RunRecord) -> None:
+        if record.run_id in self._runs:
+            raise StoreError(f"run {record.run_id} already exists in this store")
+        self._runs[record.run_id] = record
+        self._events[record.run_id] = []
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        log = self._events.get(run_id)
+        if log is None:
+            raise StoreError(f"run {run_id} is not in this store; create it first")
+        log.extend(events)
+
+    async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
+        record = self._runs.get(run_id)
+        if record is None:
+            raise StoreError(f"run {run_id} is not in this store")
+        self._runs[run_id] = dataclasses.replace(
+            record, status=status, error=error, updated_at=time.time()
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    async def list_runs(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[RunRecord]:
+        runs = [
+            r
+            for r in self._runs.values()
+            if (flow is None or r.flow == flow) and (status is None or r.status == status)
+        ]
+        runs.sort(key=lambda r: r.created_at, reverse=True)
+        return runs[:limit]
+
+    async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
+        log = self._events.get(run_id)
+        if log is None:
+            raise StoreError(f"run {run_id} is not in this store")
+        return [e for e in log if e.seq > after] if after else list(log)
+
+    async def close(self) -> None:
+        return None
