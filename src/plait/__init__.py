@@ -5,6 +5,7 @@
 ...     @start()
 ...     def greet(self):
 ...         return "hello"
+...
 ...     @listen(greet)
 ...     def shout(self, text):
 ...         return text.upper()
@@ -65,13 +66,59 @@ _EXPORTS: dict[str, str] = {
     "RunError": "plait.core",
     "StepError": "plait.core",
     "StepTimeoutError": "plait.core",
+    "StageValidationError": "plait.core",
     "RouterError": "plait.core",
     "LoopLimitError": "plait.core",
     "StoreError": "plait.core",
     "MissingExtraError": "plait.core",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "DefinitionError",
+    "Event",
+    "EventEmitted",
+    "Flow",
+    "InputError",
+    "ItemCompleted",
+    "LoopLimitError",
+    "MissingExtraError",
+    "PlaitError",
+    "Plan",
+    "PlanError",
+    "RetryPolicy",
+    "RouteTaken",
+    "RouterError",
+    "RunCompleted",
+    "RunError",
+    "RunFailed",
+    "RunStarted",
+    "Stage",
+    "StageValidationError",
+    "StateChanged",
+    "StepCompleted",
+    "StepContext",
+    "StepError",
+    "StepFailed",
+    "StepStarted",
+    "StepTimeoutError",
+    "StoreError",
+    "Workflow",
+    "__version__",
+    "and_",
+    "compile",
+    "context",
+    "emit",
+    "listen",
+    "map",
+    "map_reduce",
+    "on_event",
+    "or_",
+    "pipeline",
+    "reducer",
+    "router",
+    "scatter_gather",
+    "start",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -97,6 +144,7 @@ if TYPE_CHECKING:
         PlanError,
         RouterError,
         RunError,
+        StageValidationError,
         StepError,
         StepTimeoutError,
         StoreError,

@@ -8,7 +8,8 @@
     ├── InputError               run inputs do not fit the flow's state
     ├── RunError                 something went wrong while a run executed
     │   ├── StepError            a step failed (after its retries); carries flow, step, run, attempt
-    │   │   └── StepTimeoutError a step ran past its timeout
+    │   │   ├── StepTimeoutError a step ran past its timeout
+    │   │   └── StageValidationError  a pipeline stage's input or output failed validation
     │   ├── RouterError          a router returned a label nobody listens to, or not a str
     │   ├── LoopLimitError       a step was called more often than its call limit
     │   └── StateConflictError   parallel steps wrote the same state key without a reducer
@@ -59,9 +60,7 @@ class RunError(PlaitError):
 class StepError(RunError):
     """A step failed after its last attempt; the user's exception is ``__cause__``."""
 
-    def __init__(
-        self, message: str, *, flow: str, run_id: str, step: str, attempt: int
-    ) -> None:
+    def __init__(self, message: str, *, flow: str, run_id: str, step: str, attempt: int) -> None:
         super().__init__(message, flow=flow, run_id=run_id)
         self.step = step
         self.attempt = attempt
@@ -69,6 +68,10 @@ class StepError(RunError):
 
 class StepTimeoutError(StepError):
     """A step ran past its timeout."""
+
+
+class StageValidationError(StepError):
+    """A pipeline stage's input or output did not pass its validation."""
 
 
 class RouterError(RunError):
@@ -91,5 +94,5 @@ class MissingExtraError(PlaitError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
 
-class RunCancelled(BaseException):  # noqa: N818 - a signal, not an error
+class RunCancelled(BaseException):
     """Raised inside steps when their run is cancelled; user code cannot swallow it."""

@@ -15,6 +15,5 @@ def require_extra(module: str, extra: str, *, feature: str = "") -> ModuleType:
     except ImportError as exc:
         what = feature or module
         raise MissingExtraError(
-            f"{what} needs the optional package {module!r}: "
-            f"run  pip install 'plait[{extra}]'"
+            f"{what} needs the optional package {module!r}: run  pip install 'plait[{extra}]'"
         ) from exc

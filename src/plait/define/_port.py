@@ -8,14 +8,23 @@ first use, like a plugin entry point.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 
 class Engine(Protocol):
     """What a definition needs from the engine."""
 
-    async def run(self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any) -> Any:
+    async def run(
+        self,
+        definition: Any,
+        inputs: Mapping[str, Any] | None,
+        *,
+        store: Any = None,
+        executor: Any = None,
+        run_id: str | None = None,
+        listeners: Iterable[Callable[[Any], None]] = (),
+    ) -> Any:
         """Run ``definition`` to the end and return its result."""
         ...
 
@@ -33,9 +42,7 @@ class Engine(Protocol):
         """Emit an event from the step that is running now."""
         ...
 
-    async def map(
-        self, fn: Callable[[Any], Any], items: Any, concurrency: int | None
-    ) -> list[Any]:
+    async def map(self, fn: Callable[[Any], Any], items: Any, concurrency: int | None) -> list[Any]:
         """Map ``fn`` over ``items`` inside the running step."""
         ...
 

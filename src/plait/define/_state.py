@@ -23,7 +23,9 @@ def state_fields(state_type: type | None) -> tuple[str, ...] | None:
     return tuple(state_type.model_fields)  # type: ignore[attr-defined]
 
 
-def reducers_of(state_type: type | None, declared: Reducers) -> dict[str, Callable[[Any, Any], Any]]:
+def reducers_of(
+    state_type: type | None, declared: Reducers
+) -> dict[str, Callable[[Any, Any], Any]]:
     """Reducers for state keys: ``Annotated[T, reducer(fn)]`` fields plus ``declared``."""
     out: dict[str, Callable[[Any, Any], Any]] = {}
     if state_type is not None and is_model_type(state_type):

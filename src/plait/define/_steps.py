@@ -162,6 +162,4 @@ def router(
     ``labels`` declares the labels it may return; without it plait reads them from the
     function's ``return "label"`` statements and ``Literal[...]`` return annotation.
     """
-    return _mark(
-        "router", False, condition, _options(retry, timeout, max_calls, writes, labels)
-    )
+    return _mark("router", False, condition, _options(retry, timeout, max_calls, writes, labels))

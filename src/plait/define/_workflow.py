@@ -40,9 +40,11 @@ class Workflow:
 
     >>> wf = Workflow("etl")
     >>> @wf.task()
-    ... def extract(): return [1, 2, 3]
+    ... def extract():
+    ...     return [1, 2, 3]
     >>> @wf.task(depends_on=[extract])
-    ... def total(extract): return sum(extract)
+    ... def total(extract):
+    ...     return sum(extract)
     >>> wf.run()
     6
     """

@@ -7,7 +7,7 @@ from typing import Any
 from plait.define import Flow, Workflow, task_params
 from plait.plan import Plan
 from plait.runtime import Binding
-from plait.runtime._bindings import Source
+from plait.runtime._bindings import Mode, Source
 
 
 def bindings_for(definition: Any, plan: Plan) -> dict[str, Binding]:
@@ -15,7 +15,8 @@ def bindings_for(definition: Any, plan: Plan) -> dict[str, Binding]:
     if isinstance(definition, Flow):
         for step in plan.steps:
             fn = getattr(definition, step.name)
-            out[step.name] = Binding(fn, step.is_async, "payload" if step.takes_input else "none")
+            mode: Mode = "payload" if step.takes_input else "none"
+            out[step.name] = Binding(fn, step.is_async, mode)
         return out
     if not isinstance(definition, Workflow):
         raise TypeError(f"cannot bind {definition!r}")
@@ -28,9 +29,9 @@ def bindings_for(definition: Any, plan: Plan) -> dict[str, Binding]:
             params.append((name, "dep" if name in deps else "state"))
         for name in optional:
             params.append((name, "dep" if name in deps else "optional"))
-        mode = "params" if params or var_kw else "none"
+        task_mode: Mode = "params" if params or var_kw else "none"
         out[step.name] = Binding(
-            fn, step.is_async, mode, tuple(params), step.depends_on, var_kw  # type: ignore[arg-type]
+            fn, step.is_async, task_mode, tuple(params), step.depends_on, var_kw
         )
     return out
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from plait.core import RunError, new_run_id
 from plait.define import Flow, build_state, state_dict
-from plait.engine._bind import bindings_for, workflow_result
 from plait.engine._backends import open_store
+from plait.engine._bind import bindings_for, workflow_result
 from plait.executors import LocalExecutor
 from plait.plan import Plan, compile
 from plait.plan._render import render
@@ -23,7 +23,9 @@ def _index(plan: Plan) -> TriggerIndex:
     index = plan.cache.get("trigger_index")
     if index is None:
         index = plan.cache["trigger_index"] = TriggerIndex.build(plan)
-    return index  # type: ignore[no-any-return]
+    if not isinstance(index, TriggerIndex):
+        raise TypeError("plan cache holds a foreign trigger index")
+    return index
 
 
 def _safe(fn: Callable[[Event], None]) -> Callable[[Event], None]:
@@ -44,11 +46,12 @@ class Engine:
         definition: Any,
         inputs: Mapping[str, Any] | None,
         *,
-        store: Store | str | None = None,
-        executor: Executor | None = None,
+        store: Any = None,
+        executor: Any = None,
         run_id: str | None = None,
-        listeners: Iterable[Callable[[Event], None]] = (),
+        listeners: Iterable[Callable[[Any], None]] = (),
     ) -> Any:
+        """Run ``definition``; ``store`` is a Store or URL, ``executor`` an Executor."""
         plan = compile(definition)
         run_id = run_id or new_run_id()
         inputs = dict(inputs or {})
@@ -68,9 +71,9 @@ class Engine:
             subscribers = list(listeners)
         definition.run_id = run_id
         own_store = store is None or isinstance(store, str)
-        the_store = open_store(store)
+        the_store: Store = open_store(store)
         own_executor = executor is None
-        the_executor = executor or LocalExecutor()
+        the_executor: Executor = executor or LocalExecutor()
         loop = RunLoop(
             plan,
             bindings_for(definition, plan),
@@ -122,11 +125,8 @@ class Engine:
     def emit(self, name: str, payload: Any) -> None:
         current_context().emit(name, payload)
 
-    async def map(
-        self, fn: Callable[[Any], Any], items: Any, concurrency: int | None
-    ) -> list[Any]:
+    async def map(self, fn: Callable[[Any], Any], items: Any, concurrency: int | None) -> list[Any]:
         return await current_context().map(fn, items, concurrency)
 
 
 ENGINE = Engine()
-

@@ -19,7 +19,7 @@ def emit(name: str, payload: Any = None) -> None:
     current_context().emit(name, payload)
 
 
-async def map(  # noqa: A001 - plait.map, used as such
+async def map(
     fn: Callable[[Any], Any], items: Iterable[Any], *, concurrency: int | None = None
 ) -> builtins.list[Any]:
     """``fn`` over ``items`` inside the running step, at most ``concurrency`` at a time;

@@ -33,22 +33,34 @@ def definition_parts(
     """(name, kind, steps, state type, declared reducers, default max calls)."""
     if isinstance(definition, Workflow):
         wf = definition
-        return (wf.name, "workflow", dict(wf.__plait_steps__), wf.__plait_state_type__,
-                wf.reducers, wf.max_calls)
+        return (
+            wf.name,
+            "workflow",
+            dict(wf.__plait_steps__),
+            wf.__plait_state_type__,
+            wf.reducers,
+            wf.max_calls,
+        )
     cls = definition if isinstance(definition, type) else type(definition)
     if not (isinstance(cls, type) and issubclass(cls, Flow)):
         raise DefinitionError(
             f"cannot compile {definition!r}: expected a Flow subclass, a Flow instance or a "
             "Workflow"
         )
-    return (cls.name, "flow", dict(cls.__plait_steps__), cls.__plait_state_type__,
-            cls.reducers, cls.max_calls)
+    return (
+        cls.name,
+        "flow",
+        dict(cls.__plait_steps__),
+        cls.__plait_state_type__,
+        cls.reducers,
+        cls.max_calls,
+    )
 
 
 _CACHE: dict[type, Plan] = {}
 
 
-def compile(definition: Any) -> Plan:  # noqa: A001 - the verb users expect
+def compile(definition: Any) -> Plan:
     """Check a definition and turn it into a :class:`Plan`.
 
     Flow classes compile once and are cached; workflows are compiled on each call because
@@ -64,9 +76,7 @@ def compile(definition: Any) -> Plan:  # noqa: A001 - the verb users expect
 
 
 def _compile(definition: Any) -> Plan:
-    name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(
-        definition
-    )
+    name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(definition)
     problems: list[str] = []
     if not steps:
         raise PlanError(name, ["it has no steps: mark entry steps with @start()"])

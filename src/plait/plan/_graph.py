@@ -179,7 +179,9 @@ def check_graph(
             continue
         inside = set(members)
         if all(r.labels is not None for r in routers) and not any(
-            not (edges_for_label(steps, label) & inside) for r in routers for label in r.labels or ()
+            not (edges_for_label(steps, label) & inside)
+            for r in routers
+            for label in r.labels or ()
         ):
             problems.append(
                 f"steps {shown} form a loop that can never end: every label of its router(s) "
@@ -206,8 +208,7 @@ def check_graph(
             )
         else:
             problems.append(
-                f"step {s.name!r} can never run: no start step leads to "
-                f"{s.trigger.describe()}"
+                f"step {s.name!r} can never run: no start step leads to {s.trigger.describe()}"
             )
     _check_exclusive_joins(steps, in_cycle, problems)
     _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from plait.core import DefinitionError
 from plait.define import AllOf, AnyOf, Condition, Leaf, RetryPolicy
+from plait.define._triggers import LeafKind
 
 PLAN_FORMAT = 1
 """Version of the plan's JSON form; bump it when the shape changes."""
@@ -119,8 +120,9 @@ def condition_from_dict(data: dict[str, Any]) -> Condition:
         return AnyOf(tuple(condition_from_dict(c) for c in value))
     if key == "and":
         return AllOf(tuple(condition_from_dict(c) for c in value))
-    if key in ("step", "label", "event"):
-        return Leaf(key, value)
+    kinds: dict[str, LeafKind] = {"step": "step", "label": "label", "event": "event"}
+    if key in kinds:
+        return Leaf(kinds[key], value)
     raise DefinitionError(f"unknown trigger {key!r} in plan")
 
 

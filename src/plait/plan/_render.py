@@ -46,7 +46,7 @@ def mermaid(plan: Plan) -> str:
         joins += 1
         jid = f"j_{joins}"
         lines.append(f"  {jid}((and))")
-        assert isinstance(cond, AllOf)  # noqa: S101 - Condition is Leaf | AnyOf | AllOf
+        assert isinstance(cond, AllOf)
         for child in cond.children:
             for src, lab in sources(child):
                 lines.append(f"  {src} -->|{lab}| {jid}" if lab else f"  {src} --> {jid}")

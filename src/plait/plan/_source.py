@@ -13,8 +13,21 @@ from functools import lru_cache
 from typing import Any
 
 _MUTATORS = frozenset(
-    {"append", "extend", "insert", "update", "add", "pop", "remove", "clear", "setdefault",
-     "discard", "popitem", "sort", "reverse"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "add",
+        "pop",
+        "remove",
+        "clear",
+        "setdefault",
+        "discard",
+        "popitem",
+        "sort",
+        "reverse",
+    }
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from plait.core import StepError
 
 Source = Literal["dep", "state", "optional"]
+Mode = Literal["none", "payload", "params"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class Binding:
 
     fn: Callable[..., Any]
     is_async: bool
-    mode: Literal["none", "payload", "params"] = "none"
+    mode: Mode = "none"
     params: tuple[tuple[str, Source], ...] = ()
     all_deps: tuple[str, ...] = ()
     var_kw: bool = False

@@ -121,8 +121,9 @@ class RunLoop:
             )
         )
         self._committed = snapshot(self._live)
-        self._record(RunStarted, flow=self.plan.name, inputs=dict(inputs),
-                     state=dict(self._committed))
+        self._record(
+            RunStarted, flow=self.plan.name, inputs=dict(inputs), state=dict(self._committed)
+        )
         await self._flush()
         try:
             await self._launch(inline=False)
@@ -171,8 +172,7 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(RunCompleted, output=output,
-                     duration=time.perf_counter() - self._started)
+        self._record(RunCompleted, output=output, duration=time.perf_counter() - self._started)
         await self._flush()
         await self.store.set_status(self.run_id, "completed")
         if self._done is not None and not self._done.done():
@@ -203,7 +203,9 @@ class RunLoop:
                 t0 = time.perf_counter()
                 try:
                     args, kwargs = binding.arguments(
-                        cmd.payload, self.view.outputs, self.state,
+                        cmd.payload,
+                        self.view.outputs,
+                        self.state,
                         (self.plan.name, self.run_id, name),
                     )
                     if timeout is None:
@@ -221,10 +223,15 @@ class RunLoop:
                         return None
                     retrying = retry is not None and retry.should_retry(exc, attempt)
                     self._record(
-                        StepFailed, step=name, invocation=invocation, attempt=attempt,
-                        error=str(exc) or type(exc).__name__, error_type=type(exc).__name__,
+                        StepFailed,
+                        step=name,
+                        invocation=invocation,
+                        attempt=attempt,
+                        error=str(exc) or type(exc).__name__,
+                        error_type=type(exc).__name__,
                         traceback="".join(traceback.format_exception(exc)),
-                        retrying=retrying, duration=time.perf_counter() - t0,
+                        retrying=retrying,
+                        duration=time.perf_counter() - t0,
                     )
                     if not retrying:
                         await self._fail(self._step_error(exc, name, attempt, timeout), name)
@@ -233,8 +240,7 @@ class RunLoop:
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
-                    self._record(StepStarted, step=name, invocation=invocation,
-                                 attempt=attempt)
+                    self._record(StepStarted, step=name, invocation=invocation, attempt=attempt)
         finally:
             _current.reset(token)
         if self._finished:
@@ -254,12 +260,14 @@ class RunLoop:
             if problem:
                 err = RouterError(
                     f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
-                    flow=self.plan.name, run_id=self.run_id,
+                    flow=self.plan.name,
+                    run_id=self.run_id,
                 )
                 await self._fail(err, name)
                 return None
-        self._record(StepCompleted, step=name, invocation=invocation, output=output,
-                     duration=duration)
+        self._record(
+            StepCompleted, step=name, invocation=invocation, output=output, duration=duration
+        )
         if label is not None:
             self._record(RouteTaken, step=name, invocation=invocation, label=label)
         await self._flush()
@@ -286,12 +294,18 @@ class RunLoop:
         if isinstance(exc, TimeoutError) and timeout is not None:
             err: StepError = StepTimeoutError(
                 f"{where} timed out after {timeout} s",
-                flow=self.plan.name, run_id=self.run_id, step=name, attempt=attempt,
+                flow=self.plan.name,
+                run_id=self.run_id,
+                step=name,
+                attempt=attempt,
             )
         else:
             err = StepError(
                 f"{where} failed: {type(exc).__name__}: {exc}",
-                flow=self.plan.name, run_id=self.run_id, step=name, attempt=attempt,
+                flow=self.plan.name,
+                run_id=self.run_id,
+                step=name,
+                attempt=attempt,
             )
         err.__cause__ = exc
         return err
@@ -331,8 +345,7 @@ class RunLoop:
             for i in pending:
                 out = await call(fn, (values[i],), {}, is_async)
                 results[i] = out
-                self._record(ItemCompleted, step=step, invocation=invocation, index=i,
-                             output=out)
+                self._record(ItemCompleted, step=step, invocation=invocation, index=i, output=out)
                 await self._flush()
 
         width = len(values) if not concurrency else max(1, min(concurrency, len(values)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 def _copy(value: Any) -> Any:
     tp = type(value)
     if tp is list or tp is dict or tp is set:
@@ -24,9 +25,7 @@ def snapshot(live: dict[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) for k, v in list(live.items())}
 
 
-def diff(
-    committed: dict[str, Any], live: dict[str, Any]
-) -> tuple[dict[str, Any], tuple[str, ...]]:
+def diff(committed: dict[str, Any], live: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """(changed keys with copies of their new values, removed keys); brings ``committed``
     up to date. ``committed`` never holds a live container, only copies."""
     changes: dict[str, Any] = {}

@@ -79,9 +79,7 @@ def _flatten(
         _flatten(child, node, i, tree, owner, nested)
 
 
-def fire(
-    tree: _Tree, node: int, joins: dict[int, set[int]]
-) -> bool:
+def fire(tree: _Tree, node: int, joins: dict[int, set[int]]) -> bool:
     """A leaf of ``tree`` happened; update ``joins`` (and_ progress by node) and say whether
     the root fires."""
     kinds, parents, slots, sizes = tree.kinds, tree.parents, tree.slots, tree.sizes
@@ -101,4 +99,3 @@ def fire(
             return False
         del joins[parent]
         node = parent
-
