@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from plait.core import DefinitionError, RunError
 from plait.define import _port
 from plait.define._policies import DEFAULT_MAX_CALLS
-from plait.define._state import build_state
+from plait.define._state import build_state, reducers_of
 from plait.define._steps import STEP_ATTR, UNAPPLIED_ATTR, StepDef
 
 StateT = TypeVar("StateT")
@@ -114,8 +114,14 @@ class Flow(Generic[StateT]):
         initial = self._initial if self._initial is not None else self.initial_state
         if isinstance(initial, type):
             initial = None
+        state_type = self.__plait_state_type__
         return build_state(
-            self.name, self.__plait_state_type__, copy.deepcopy(initial), inputs, run_id
+            self.name,
+            state_type,
+            copy.deepcopy(initial),
+            inputs,
+            run_id,
+            reducers_of(state_type, self.reducers),
         )
 
     # -- running ---------------------------------------------------------------------

@@ -60,24 +60,71 @@ def reducer(fn: Callable[[Any, Any], Any]) -> Reducer:
     return Reducer(fn)
 
 
+class ReducingDict(dict[str, Any]):
+    """Dict state whose keys with a reducer merge what is assigned to them."""
+
+    __slots__ = ("reducers",)
+
+    def __init__(self, data: Mapping[str, Any], reducers: Reducers) -> None:
+        super().__init__(data)
+        self.reducers = reducers
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        fn = self.reducers.get(key)
+        if fn is not None and key in self:
+            value = fn(dict.__getitem__(self, key), value)
+        dict.__setitem__(self, key, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+_REDUCING_MODELS: dict[tuple[type, tuple[str, ...]], type] = {}
+
+
+def _reducing_model(model: type, reducers: Reducers) -> type:
+    """A subclass of ``model`` whose reducer fields merge what is assigned to them."""
+    key = (model, tuple(sorted(reducers)))
+    found = _REDUCING_MODELS.get(key)
+    if found is not None:
+        return found
+    fns = dict(reducers)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
+        fn = fns.get(name)
+        if fn is not None:
+            value = fn(getattr(self, name), value)
+        model.__setattr__(self, name, value)
+
+    sub = type(model.__name__, (model,), {"__setattr__": __setattr__, "__module__": model.__module__})
+    sub.__qualname__ = model.__qualname__
+    _REDUCING_MODELS[key] = sub
+    return sub
+
+
 def build_state(
     owner: str,
     state_type: type | None,
     initial: Any,
     inputs: Mapping[str, Any] | None,
     run_id: str,
+    reducers: Reducers | None = None,
 ) -> Any:
     """A fresh state for a run: ``initial`` (or the type's defaults) updated by ``inputs``.
 
-    Raises :class:`InputError` naming the flow, the field and the fix.
+    Keys with a reducer merge later assignments (see :class:`Reducer`). Raises
+    :class:`InputError` naming the flow, the field and the fix.
     """
     inputs = dict(inputs or {})
     if state_type is None or not is_model_type(state_type):
         base = copy.deepcopy(initial) if isinstance(initial, Mapping) else {}
-        state = dict(base)
-        state.update(inputs)
-        state.setdefault("id", run_id)
-        return state
+        data = dict(base)
+        data.update(inputs)
+        data.setdefault("id", run_id)
+        return ReducingDict(data, dict(reducers)) if reducers else data
+    if reducers:
+        state_type = _reducing_model(state_type, reducers)
     fields = state_type.model_fields  # type: ignore[attr-defined]
     data: dict[str, Any] = {}
     if initial is not None:

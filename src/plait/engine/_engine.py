@@ -9,6 +9,7 @@ from typing import Any
 
 from plait.core import RunError, new_run_id
 from plait.define import Flow, build_state, state_dict
+from plait.define._state import reducers_of
 from plait.engine._backends import open_store
 from plait.engine._bind import bindings_for, workflow_result
 from plait.executors import LocalExecutor
@@ -66,7 +67,9 @@ class Engine:
             definition._state = state
             subscribers = [*definition._listeners, *listeners]
         else:
-            state = build_state(plan.name, definition.__plait_state_type__, None, inputs, run_id)
+            state_type = definition.__plait_state_type__
+            reducers = reducers_of(state_type, definition.reducers)
+            state = build_state(plan.name, state_type, None, inputs, run_id, reducers)
             definition.state = state
             subscribers = list(listeners)
         definition.run_id = run_id

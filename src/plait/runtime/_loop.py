@@ -88,9 +88,11 @@ class RunLoop:
 
     # -- events ----------------------------------------------------------------------
 
-    def _record(self, cls: type[Event], **fields: Any) -> Event:
+    def _next(self) -> int:
         self._seq += 1
-        event = cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
+        return self._seq
+
+    def _record(self, event: Event) -> Event:
         apply(self.view, event)
         self._buffer.append(event)
         self.events.append(event)
@@ -122,7 +124,14 @@ class RunLoop:
         )
         self._committed = snapshot(self._live)
         self._record(
-            RunStarted, flow=self.plan.name, inputs=dict(inputs), state=dict(self._committed)
+            RunStarted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                flow=self.plan.name,
+                inputs=dict(inputs),
+                state=dict(self._committed),
+            )
         )
         await self._flush()
         try:
@@ -143,7 +152,15 @@ class RunLoop:
         first: StartStep | None = None
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
-                self._record(StepStarted, step=cmd.step, invocation=cmd.invocation)
+                self._record(
+                    StepStarted(
+                        run_id=self.run_id,
+                        seq=self._next(),
+                        ts=time.time(),
+                        step=cmd.step,
+                        invocation=cmd.invocation,
+                    )
+                )
                 if inline and first is None:
                     first = cmd
                 else:
@@ -172,7 +189,15 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(RunCompleted, output=output, duration=time.perf_counter() - self._started)
+        self._record(
+            RunCompleted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                output=output,
+                duration=time.perf_counter() - self._started,
+            )
+        )
         await self._flush()
         await self.store.set_status(self.run_id, "completed")
         if self._done is not None and not self._done.done():
@@ -182,7 +207,16 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
+        self._record(
+            RunFailed(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                error=str(error),
+                error_type=type(error).__name__,
+                step=step,
+            )
+        )
         await self._flush()
         await self.store.set_status(self.run_id, "failed", error=str(error))
         if self._done is not None and not self._done.done():
@@ -223,15 +257,19 @@ class RunLoop:
                         return None
                     retrying = retry is not None and retry.should_retry(exc, attempt)
                     self._record(
-                        StepFailed,
-                        step=name,
-                        invocation=invocation,
-                        attempt=attempt,
-                        error=str(exc) or type(exc).__name__,
-                        error_type=type(exc).__name__,
-                        traceback="".join(traceback.format_exception(exc)),
-                        retrying=retrying,
-                        duration=time.perf_counter() - t0,
+                        StepFailed(
+                            run_id=self.run_id,
+                            seq=self._next(),
+                            ts=time.time(),
+                            step=name,
+                            invocation=invocation,
+                            attempt=attempt,
+                            error=str(exc) or type(exc).__name__,
+                            error_type=type(exc).__name__,
+                            traceback="".join(traceback.format_exception(exc)),
+                            retrying=retrying,
+                            duration=time.perf_counter() - t0,
+                        )
                     )
                     if not retrying:
                         await self._fail(self._step_error(exc, name, attempt, timeout), name)
@@ -240,7 +278,16 @@ class RunLoop:
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
-                    self._record(StepStarted, step=name, invocation=invocation, attempt=attempt)
+                    self._record(
+                        StepStarted(
+                            run_id=self.run_id,
+                            seq=self._next(),
+                            ts=time.time(),
+                            step=name,
+                            invocation=invocation,
+                            attempt=attempt,
+                        )
+                    )
         finally:
             _current.reset(token)
         if self._finished:
@@ -252,7 +299,16 @@ class RunLoop:
     ) -> StartStep | None:
         changes, removed = diff(self._committed, self._live)
         if changes or removed:
-            self._record(StateChanged, step=name, changes=changes, removed=removed)
+            self._record(
+                StateChanged(
+                    run_id=self.run_id,
+                    seq=self._next(),
+                    ts=time.time(),
+                    step=name,
+                    changes=changes,
+                    removed=removed,
+                )
+            )
         label = None
         if self._steps[name].kind == "router":
             label = output
@@ -266,10 +322,27 @@ class RunLoop:
                 await self._fail(err, name)
                 return None
         self._record(
-            StepCompleted, step=name, invocation=invocation, output=output, duration=duration
+            StepCompleted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                step=name,
+                invocation=invocation,
+                output=output,
+                duration=duration,
+            )
         )
         if label is not None:
-            self._record(RouteTaken, step=name, invocation=invocation, label=label)
+            self._record(
+                RouteTaken(
+                    run_id=self.run_id,
+                    seq=self._next(),
+                    ts=time.time(),
+                    step=name,
+                    invocation=invocation,
+                    label=label,
+                )
+            )
         await self._flush()
         return await self._launch(inline=True)
 
@@ -315,10 +388,27 @@ class RunLoop:
     def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
         if self._finished:
             raise RunError("the run has finished", flow=self.plan.name, run_id=self.run_id)
-        self._record(EventEmitted, step=ctx.step, name=name, payload=payload)
+        self._record(
+            EventEmitted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                step=ctx.step,
+                name=name,
+                payload=payload,
+            )
+        )
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
-                self._record(StepStarted, step=cmd.step, invocation=cmd.invocation)
+                self._record(
+                    StepStarted(
+                        run_id=self.run_id,
+                        seq=self._next(),
+                        ts=time.time(),
+                        step=cmd.step,
+                        invocation=cmd.invocation,
+                    )
+                )
                 self._spawn(cmd)
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
@@ -345,7 +435,17 @@ class RunLoop:
             for i in pending:
                 out = await call(fn, (values[i],), {}, is_async)
                 results[i] = out
-                self._record(ItemCompleted, step=step, invocation=invocation, index=i, output=out)
+                self._record(
+                    ItemCompleted(
+                        run_id=self.run_id,
+                        seq=self._next(),
+                        ts=time.time(),
+                        step=step,
+                        invocation=invocation,
+                        index=i,
+                        output=out,
+                    )
+                )
                 await self._flush()
 
         width = len(values) if not concurrency else max(1, min(concurrency, len(values)))
