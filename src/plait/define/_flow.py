@@ -128,9 +128,7 @@ class Flow(Generic[StateT]):
 
     def kickoff(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run the flow to the end (blocking) and return the last step's output."""
-        import asyncio
-
-        return asyncio.run(self.kickoff_async(inputs, **options))
+        return _port.run_sync(self.kickoff_async(inputs, **options), "kickoff")
 
     async def kickoff_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run the flow to the end and return the last step's output."""

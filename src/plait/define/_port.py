@@ -8,8 +8,12 @@ first use, like a plugin entry point.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from plait.core import RunError
+
+T = TypeVar("T")
 
 
 class Engine(Protocol):
@@ -48,6 +52,21 @@ class Engine(Protocol):
 
 
 _engine: Engine | None = None
+
+
+def run_sync(awaitable: Coroutine[Any, Any, T], what: str) -> T:
+    """Run ``awaitable`` to the end from sync code; a clear error inside an event loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(awaitable)
+    awaitable.close()
+    raise RunError(
+        f"{what}() blocks, so it cannot run inside a running event loop (Jupyter, an async "
+        f"framework); use  await {what}_async(...)  there"
+    )
 
 
 def install(engine: Engine) -> None:

@@ -90,14 +90,17 @@ def _reducing_model(model: type, reducers: Reducers) -> type:
     if found is not None:
         return found
     fns = dict(reducers)
+    setattr_of_model: Any = model.__setattr__
 
-    def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
+    def __setattr__(self: Any, name: str, value: Any) -> None:
         fn = fns.get(name)
         if fn is not None:
             value = fn(getattr(self, name), value)
-        model.__setattr__(self, name, value)
+        setattr_of_model(self, name, value)
 
-    sub = type(model.__name__, (model,), {"__setattr__": __setattr__, "__module__": model.__module__})
+    sub = type(
+        model.__name__, (model,), {"__setattr__": __setattr__, "__module__": model.__module__}
+    )
     sub.__qualname__ = model.__qualname__
     _REDUCING_MODELS[key] = sub
     return sub
@@ -119,10 +122,10 @@ def build_state(
     inputs = dict(inputs or {})
     if state_type is None or not is_model_type(state_type):
         base = copy.deepcopy(initial) if isinstance(initial, Mapping) else {}
-        data = dict(base)
-        data.update(inputs)
-        data.setdefault("id", run_id)
-        return ReducingDict(data, dict(reducers)) if reducers else data
+        plain = dict(base)
+        plain.update(inputs)
+        plain.setdefault("id", run_id)
+        return ReducingDict(plain, dict(reducers)) if reducers else plain
     if reducers:
         state_type = _reducing_model(state_type, reducers)
     fields = state_type.model_fields  # type: ignore[attr-defined]

@@ -66,6 +66,7 @@ class Workflow:
         self.__plait_steps__: dict[str, StepDef] = {}
         self.state: Any = None
         self.run_id = ""
+        self.events: list[Any] = []
 
     def add(
         self,
@@ -127,13 +128,16 @@ class Workflow:
     def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run every task (blocking); returns ``{task: output}`` of the tasks nothing
         depends on, or that single output when there is one."""
-        import asyncio
-
-        return asyncio.run(self.run_async(inputs, **options))
+        return _port.run_sync(self.run_async(inputs, **options), "run")
 
     async def run_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Async form of :meth:`run`."""
         return await _port.engine().run(self, inputs, **options)
+
+    @property
+    def state_history(self) -> list[Any]:
+        """The last run's ``StateChanged`` events: which task changed which keys, when."""
+        return [e for e in self.events if type(e).__name__ == "StateChanged"]
 
     def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
         """Run the workflow, yielding its events live."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from plait.core import StepError
+from plait.core import InputError
 
 Source = Literal["dep", "state", "optional"]
 Mode = Literal["none", "payload", "params"]
@@ -28,7 +28,7 @@ class Binding:
     var_kw: bool = False
 
     def arguments(
-        self, payload: Any, outputs: dict[str, Any], state: Any, where: tuple[str, str, str]
+        self, payload: Any, outputs: dict[str, Any], state: Any
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         mode = self.mode
         if mode == "none":
@@ -49,15 +49,9 @@ class Binding:
             if found:
                 kwargs[name] = value
             elif source == "state":
-                flow, run_id, step = where
-                raise StepError(
-                    f"task {step!r} of {flow!r} takes {name!r}, which is neither one of its "
-                    f"dependencies nor in the run's inputs; pass inputs={{{name!r}: ...}} or "
-                    f"give the parameter a default",
-                    flow=flow,
-                    run_id=run_id,
-                    step=step,
-                    attempt=1,
+                raise InputError(
+                    f"parameter {name!r} is neither one of the task's dependencies nor in the "
+                    f"run's inputs; pass inputs={{{name!r}: ...}} or give it a default"
                 )
         if self.var_kw:
             for dep in self.all_deps:

@@ -135,7 +135,8 @@ class RunLoop:
         )
         await self._flush()
         try:
-            await self._launch(inline=False)
+            # The first ready step runs in this coroutine: no task switch for short runs.
+            await self._worker(await self._launch(inline=True))
             return await self._done
         finally:
             await self._stop_tasks()
@@ -236,12 +237,12 @@ class RunLoop:
             while True:
                 t0 = time.perf_counter()
                 try:
-                    args, kwargs = binding.arguments(
-                        cmd.payload,
-                        self.view.outputs,
-                        self.state,
-                        (self.plan.name, self.run_id, name),
-                    )
+                    args: tuple[Any, ...]
+                    kwargs: dict[str, Any]
+                    if binding.mode == "none":
+                        args, kwargs = (), {}
+                    else:
+                        args, kwargs = binding.arguments(cmd.payload, self.view.outputs, self.state)
                     if timeout is None:
                         output = await self.executor.call(
                             binding.fn, args, kwargs, binding.is_async

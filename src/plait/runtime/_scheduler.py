@@ -41,6 +41,11 @@ def decide(plan: Plan, view: RunView, limits: dict[str, int]) -> list[Command]:
         if not view.running:
             return [CompleteRun(view.last_output)]
         return []
+    if len(ready) == 1:
+        only = ready[0]
+        count = view.calls.get(only.step, 0) + 1
+        if count <= limits[only.step]:
+            return [StartStep(only.step, count, only.payload)]
     out: list[Command] = []
     planned: dict[str, int] = {}
     for entry in ready:
