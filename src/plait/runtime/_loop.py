@@ -30,6 +30,7 @@ from plait.runtime._events import (
     EventEmitted,
     ItemCompleted,
     RouteTaken,
+    RunCancelled,
     RunCompleted,
     RunFailed,
     RunStarted,
@@ -85,6 +86,7 @@ class RunLoop:
         self._done: asyncio.Future[Any] | None = None
         self._finished = False
         self._started = 0.0
+        self._aio = asyncio.get_running_loop()  # a RunLoop is made inside the loop it runs on
 
     # -- events ----------------------------------------------------------------------
 
@@ -108,8 +110,7 @@ class RunLoop:
     # -- the run ---------------------------------------------------------------------
 
     async def run(self, inputs: dict[str, Any]) -> Any:
-        loop = asyncio.get_running_loop()
-        self._done = loop.create_future()
+        self._done = self._aio.create_future()
         self._started = time.perf_counter()
         now = time.time()
         await self.store.create_run(
@@ -138,8 +139,22 @@ class RunLoop:
             # The first ready step runs in this coroutine: no task switch for short runs.
             await self._worker(await self._launch(inline=True))
             return await self._done
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancelled())
+            raise
         finally:
             await self._stop_tasks()
+
+    async def _cancelled(self) -> None:
+        """The caller cancelled the run: record it, so the log says how it ended."""
+        if self._finished:
+            return
+        self._finished = True
+        self._record(
+            RunCancelled(run_id=self.run_id, seq=self._next(), ts=time.time(), reason="cancelled")
+        )
+        await self._flush()
+        await self.store.set_status(self.run_id, "cancelled")
 
     async def _stop_tasks(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]
@@ -174,7 +189,7 @@ class RunLoop:
         return first
 
     def _spawn(self, cmd: StartStep) -> None:
-        task = asyncio.get_running_loop().create_task(self._worker(cmd))
+        task = self._aio.create_task(self._worker(cmd))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -387,34 +402,34 @@ class RunLoop:
     # -- inside steps ----------------------------------------------------------------
 
     def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
+        """Record an event from a step; from a worker thread, hand it to the loop."""
         if self._finished:
             raise RunError("the run has finished", flow=self.plan.name, run_id=self.run_id)
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._aio:
+            self._emit_now(ctx.step, name, payload)
+        else:
+            self._aio.call_soon_threadsafe(self._emit_now, ctx.step, name, payload)
+
+    def _emit_now(self, step: str, name: str, payload: Any) -> None:
+        if self._finished:
+            return
         self._record(
             EventEmitted(
                 run_id=self.run_id,
                 seq=self._next(),
                 ts=time.time(),
-                step=ctx.step,
+                step=step,
                 name=name,
                 payload=payload,
             )
         )
-        for cmd in decide(self.plan, self.view, self._limits):
-            if type(cmd) is StartStep:
-                self._record(
-                    StepStarted(
-                        run_id=self.run_id,
-                        seq=self._next(),
-                        ts=time.time(),
-                        step=cmd.step,
-                        invocation=cmd.invocation,
-                    )
-                )
-                self._spawn(cmd)
-            elif type(cmd) is FailRun:
-                err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
-                task = asyncio.get_running_loop().create_task(self._fail(err, cmd.step))
-                self._tasks.add(task)
+        task = self._aio.create_task(self._launch(inline=False))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def map(
         self,
@@ -453,8 +468,7 @@ class RunLoop:
         if width <= 1:
             await work()
             return results
-        loop = asyncio.get_running_loop()
-        workers = [loop.create_task(work()) for _ in range(width)]
+        workers = [self._aio.create_task(work()) for _ in range(width)]
         try:
             finished, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
         finally:
