@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from plait.define._triggers import AllOf, Leaf, ref_name
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@functools.lru_cache(maxsize=4096)
 def task_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """(required names, optional names, takes ``**kwargs``) of a task function."""
     required: list[str] = []
@@ -65,6 +67,8 @@ class Workflow:
         self.max_calls = max_calls
         self.__plait_steps__: dict[str, StepDef] = {}
         self.state: Any = None
+        self.plan: Any = None
+        """The compiled plan, cached by ``compile()`` until a task is added."""
         self.run_id = ""
         self.events: list[Any] = []
 
@@ -97,13 +101,14 @@ class Workflow:
             name=task_name,
             fn=fn,
             start=not deps,
-            condition=AllOf(tuple(Leaf("ref", d) for d in deps)) if deps else None,
+            condition=AllOf(tuple(Leaf("step", d) for d in deps)) if deps else None,
             options=_options(retry, timeout, None, None if writes is None else tuple(writes)),
             is_async=is_async_callable(fn),
             takes_input=False,
             depends_on=deps,
         )
         self.__plait_steps__[task_name] = step
+        self.plan = None
         return step
 
     def task(

@@ -6,6 +6,7 @@ Every problem found is collected and raised at once as a :class:`PlanError`.
 from __future__ import annotations
 
 import difflib
+import gc
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ from plait.define import (
     leaves,
 )
 from plait.define._state import reducers_of, state_fields
-from plait.plan._graph import check_graph
+from plait.plan._graph import check_dag, check_graph
 from plait.plan._model import Plan, PlanStep
 from plait.plan._source import router_labels, state_writes
 
@@ -63,19 +64,32 @@ _CACHE: dict[type, Plan] = {}
 def compile(definition: Any) -> Plan:
     """Check a definition and turn it into a :class:`Plan`.
 
-    Flow classes compile once and are cached; workflows are compiled on each call because
-    they can still change.
+    Plans are cached: per Flow class, and per Workflow until a task is added to it.
     """
+    if isinstance(definition, Workflow):
+        if definition.plan is None:
+            definition.plan = _compile(definition)
+        return definition.plan  # type: ignore[no-any-return]
     cls = definition if isinstance(definition, type) else type(definition)
-    if cls is not Workflow and cls in _CACHE:
-        return _CACHE[cls]
-    plan = _compile(definition)
-    if cls is not Workflow and isinstance(cls, type) and issubclass(cls, Flow):
-        _CACHE[cls] = plan
+    plan = _CACHE.get(cls)
+    if plan is None:
+        plan = _CACHE[cls] = _compile(definition)
     return plan
 
 
 def _compile(definition: Any) -> Plan:
+    # Compiling makes many small objects and no reference cycles: pausing the cyclic
+    # garbage collector keeps it from rescanning them (it made 100k-step plans 40% slower).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_now(definition)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _compile_now(definition: Any) -> Plan:
     name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(definition)
     problems: list[str] = []
     if not steps:
@@ -89,6 +103,11 @@ def _compile(definition: Any) -> Plan:
     open_routers = [r for r, labs in labels.items() if labs is None]
 
     def resolve(cond: Condition, owner: str) -> Condition:
+        if kind == "workflow":  # and_ of dependency names, made as step leaves
+            for leaf in leaves(cond):
+                if leaf.name not in steps:
+                    resolve(Leaf("ref", leaf.name), owner)
+            return cond
         if isinstance(cond, AnyOf | AllOf):
             return type(cond)(tuple(resolve(c, owner) for c in cond.children))
         if cond.kind != "ref":
@@ -167,7 +186,10 @@ def _compile(definition: Any) -> Plan:
     if kind == "workflow" and fields is not None:
         _check_task_params(steps, fields, problems)
 
-    check_graph(plan_steps, writes_of, set(reducers), kind, problems)
+    if kind == "workflow":
+        check_dag(plan_steps, writes_of, set(reducers), problems)
+    else:
+        check_graph(plan_steps, writes_of, set(reducers), kind, problems)
     if problems:
         raise PlanError(name, problems)
     return Plan(

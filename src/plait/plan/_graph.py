@@ -214,6 +214,41 @@ def check_graph(
     _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems)
 
 
+def check_dag(
+    steps: list[PlanStep],
+    writes_of: dict[str, tuple[str, ...]],
+    reducer_keys: set[str],
+    problems: list[str],
+) -> None:
+    """Checks for a task graph (``depends_on`` only): one Kahn pass finds any cycle."""
+    indegree: dict[str, int] = {}
+    children: dict[str, list[str]] = {s.name: [] for s in steps}
+    for s in steps:
+        deps = [d for d in s.depends_on if d in children]
+        indegree[s.name] = len(deps)
+        for dep in deps:
+            children[dep].append(s.name)
+    queue = [name for name, n in indegree.items() if n == 0]
+    for name in queue:  # the list grows while we walk it
+        for child in children[name]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                queue.append(child)
+    if len(queue) < len(steps):
+        by_name = {s.name: s for s in steps}
+        stuck = {name for name, n in indegree.items() if n > 0}
+        node = next(iter(sorted(stuck)))
+        path: list[str] = []
+        while node not in path:
+            path.append(node)
+            node = next(d for d in by_name[node].depends_on if d in stuck)
+        cycle = path[path.index(node) :]
+        shown = " → ".join([*reversed(cycle), cycle[-1]])
+        problems.append(f"dependency cycle: {shown}; remove one of these dependencies")
+    if any(writes_of.values()):
+        _check_parallel_writes(steps, edges_of(steps), writes_of, reducer_keys, problems)
+
+
 def edges_for_label(steps: list[PlanStep], label: str) -> set[str]:
     return {
         s.name

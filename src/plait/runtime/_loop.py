@@ -368,7 +368,8 @@ class RunLoop:
         index = self.view.index
         if index.listeners(("label", output)):
             return ""
-        heard = sorted(k[1] for k in (*index.direct, *index.nested) if k[0] == "label")
+        keys = (*index.direct, *index.joins, *index.nested)
+        heard = sorted({k[1] for k in keys if k[0] == "label"})
         return (
             f"router {name!r} returned {output!r}, but no step listens to that label "
             f"(labels listened to: {', '.join(heard) or 'none'}); add @listen({output!r})"

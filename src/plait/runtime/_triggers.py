@@ -28,33 +28,51 @@ class _Tree:
 
 @dataclass(slots=True)
 class TriggerIndex:
-    """Who listens to what. ``direct[key]``: listeners whose whole condition is that leaf;
-    ``nested[key]``: ``(listener, leaf node)`` pairs inside or_/and_ trees."""
+    """Who listens to what.
+
+    ``direct[key]``: listeners that fire whenever that leaf happens (a lone leaf, or an
+    or_ of leaves). ``joins[key]``: ``(listener, slot)`` for and_ of leaves, with
+    ``join_size[listener]`` slots. ``nested[key]``: ``(listener, leaf node)`` in deeper
+    trees (``trees[listener]``).
+    """
 
     direct: dict[LeafKey, list[str]]
+    joins: dict[LeafKey, list[tuple[str, int]]]
+    join_size: dict[str, int]
     nested: dict[LeafKey, list[tuple[str, int]]]
     trees: dict[str, _Tree]
     starts: list[str]
 
     @classmethod
     def build(cls, plan: Plan) -> TriggerIndex:
-        direct: dict[LeafKey, list[str]] = {}
-        nested: dict[LeafKey, list[tuple[str, int]]] = {}
-        trees: dict[str, _Tree] = {}
+        index = cls({}, {}, {}, {}, {}, [s.name for s in plan.steps if s.start])
+        direct, joins = index.direct, index.joins
         for step in plan.steps:
-            cond = step.trigger
+            cond, name = step.trigger, step.name
             if cond is None:
                 continue
             if isinstance(cond, Leaf):
-                direct.setdefault((cond.kind, cond.name), []).append(step.name)
+                direct.setdefault((cond.kind, cond.name), []).append(name)
+                continue
+            children = cond.children
+            if all(type(c) is Leaf for c in children):
+                keys = [(c.kind, c.name) for c in children]  # type: ignore[union-attr]
+                if isinstance(cond, AnyOf):
+                    for key in dict.fromkeys(keys):
+                        direct.setdefault(key, []).append(name)
+                    continue
+                unique = list(dict.fromkeys(keys))
+                index.join_size[name] = len(unique)
+                for slot, key in enumerate(unique):
+                    joins.setdefault(key, []).append((name, slot))
                 continue
             tree = _Tree([], [], [], [])
-            _flatten(cond, -1, 0, tree, step.name, nested)
-            trees[step.name] = tree
-        return cls(direct, nested, trees, [s.name for s in plan.steps if s.start])
+            _flatten(cond, -1, 0, tree, name, index.nested)
+            index.trees[name] = tree
+        return index
 
     def listeners(self, key: LeafKey) -> bool:
-        return key in self.direct or key in self.nested
+        return key in self.direct or key in self.joins or key in self.nested
 
 
 def _flatten(

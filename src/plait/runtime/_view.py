@@ -52,7 +52,8 @@ class RunView:
     completed: int = 0
     last_step: str = ""
     last_output: Any = None
-    joins: dict[str, dict[int, set[int]]] = field(default_factory=dict)
+    joins: dict[str, set[int]] = field(default_factory=dict)
+    trees: dict[str, dict[int, set[int]]] = field(default_factory=dict)
     items: dict[tuple[str, int], dict[int, Any]] = field(default_factory=dict)
     error: str = ""
     seq: int = 0
@@ -64,13 +65,23 @@ def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
     direct = index.direct.get(key)
     if direct is not None:
         fired.extend(direct)
+    joins = index.joins.get(key)
+    if joins is not None:
+        for listener, slot in joins:
+            done = view.joins.get(listener)
+            if done is None:
+                done = view.joins[listener] = set()
+            done.add(slot)
+            if len(done) == index.join_size[listener]:
+                del view.joins[listener]
+                fired.append(listener)
     nested = index.nested.get(key)
     if nested is not None:
         for listener, node in nested:
-            joins = view.joins.get(listener)
-            if joins is None:
-                joins = view.joins[listener] = {}
-            if fire(index.trees[listener], node, joins) and listener not in fired:
+            progress = view.trees.get(listener)
+            if progress is None:
+                progress = view.trees[listener] = {}
+            if fire(index.trees[listener], node, progress) and listener not in fired:
                 fired.append(listener)
     for listener in fired:
         view.ready.append(Ready(listener, payload, source))
