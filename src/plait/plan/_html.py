@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from html import escape
+from itertools import pairwise
 
 from plait.define import AnyOf, Condition, Leaf
 from plait.plan._graph import producers_of
@@ -58,20 +59,16 @@ class _Graph:
 
 
 def _step_title(s: PlanStep) -> str:
-    parts = [f"{s.kind} {s.name}"]
-    if s.start:
-        parts.append("start step")
-    if s.trigger is not None:
-        parts.append(f"when {s.trigger.describe()}")
-    if s.labels:
-        parts.append("labels: " + ", ".join(s.labels))
-    if s.retry is not None:
-        parts.append(f"retry: {s.retry.attempts} attempts")
-    if s.timeout is not None:
-        parts.append(f"timeout: {s.timeout} s")
-    if s.writes:
-        parts.append("writes: " + ", ".join(s.writes))
-    return "\n".join(parts)
+    facts = [
+        f"{s.kind} {s.name}",
+        "start step" if s.start else "",
+        f"when {s.trigger.describe()}" if s.trigger is not None else "",
+        "labels: " + ", ".join(s.labels) if s.labels else "",
+        f"retry: {s.retry.attempts} attempts" if s.retry is not None else "",
+        f"timeout: {s.timeout} s" if s.timeout is not None else "",
+        "writes: " + ", ".join(s.writes) if s.writes else "",
+    ]
+    return "\n".join(f for f in facts if f)
 
 
 def _build(plan: Plan) -> _Graph:
@@ -92,7 +89,7 @@ def _build(plan: Plan) -> _Graph:
             if cond.name not in events:
                 events[cond.name] = g.add("event", f"event {cond.name}", f"emit({cond.name!r})")
             return [(events[cond.name], "")]
-        if isinstance(cond, AnyOf):
+        if isinstance(cond, AnyOf) or len(cond.children) == 1:  # and_(x) is just x
             return [src for child in cond.children for src in sources(child)]
         join = g.add("join", "and", "and_: " + cond.describe())
         for child in cond.children:
@@ -116,13 +113,14 @@ class _Layout:
         out: list[list[tuple[int, int, str]]] = [[] for _ in range(n)]
         for e in g.edges:
             out[e[0]].append(e)
-        # 1. DFS from the start (then from any node not reached): edges into a node on the
-        #    stack close a loop.
+        # 1. DFS from the start, then from other sources (events), then from anything left:
+        #    an edge into a node on the stack closes a loop.
         self.back: list[tuple[int, int, str]] = []
         state = [0] * n  # 0 new, 1 on stack, 2 done
         pre: list[int] = [0] * n
         counter = 0
-        for root in range(n):
+        has_in = {e[1] for e in g.edges}
+        for root in [0, *(v for v in range(n) if v not in has_in), *range(n)]:
             if state[root]:
                 continue
             state[root], pre[root], counter = 1, counter, counter + 1
@@ -181,7 +179,7 @@ class _Layout:
         self.up: list[list[int]] = [[] for _ in range(total)]
         self.down: list[list[int]] = [[] for _ in range(total)]
         for path in self.chain.values():
-            for a, b in zip(path, path[1:], strict=False):
+            for a, b in pairwise(path):
                 self.down[a].append(b)
                 self.up[b].append(a)
         self.layer = layer
@@ -243,7 +241,7 @@ class _Layout:
 def _fit(want: list[float], widths: list[float]) -> list[float]:
     """Positions closest to ``want`` (least squares) keeping order and spacing (PAV)."""
     offset = [0.0]
-    for a, b in zip(widths, widths[1:], strict=False):
+    for a, b in pairwise(widths):
         offset.append(offset[-1] + (a + b) / 2 + _GAP_X)
     blocks: list[list[float]] = []  # [sum, count]
     for value, off in zip(want, offset, strict=True):
@@ -290,16 +288,14 @@ def _edges_svg(lay: _Layout) -> list[str]:
         pts = [(x[src], y[src] + g.h[src] / 2)]
         pts += [(x[d], y[d]) for d in path[1:-1]]
         pts.append((x[dst], y[dst] - g.h[dst] / 2))
-        d = [f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"]
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        segs = [f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"]
+        for (x0, y0), (x1, y1) in pairwise(pts):
             k = (y1 - y0) / 2
-            d.append(f"C{x0:.1f},{y0 + k:.1f} {x1:.1f},{y1 - k:.1f} {x1:.1f},{y1:.1f}")
-        out.append(f'<path class="edge" d="{"".join(d)}" marker-end="url(#arrow)"/>')
-        if lab:  # on the first segment, nearer its end so a router's labels spread out
+            segs.append(f"C{x0:.1f},{y0 + k:.1f} {x1:.1f},{y1 - k:.1f} {x1:.1f},{y1:.1f}")
+        out.append(f'<path class="edge" d="{"".join(segs)}" marker-end="url(#arrow)"/>')
+        if lab:  # the first segment's point at t=0.6: nearer its end, so labels spread out
             (x0, y0), (x1, y1) = pts[0], pts[1]
-            k = (y1 - y0) / 2
-            lx, ly = _bezier(0.6, (x0, y0), (x0, y0 + k), (x1, y1 - k), (x1, y1))
-            labels.append(_edge_label(lx, ly, lab))
+            labels.append(_edge_label(x0 + 0.648 * (x1 - x0), y0 + 0.576 * (y1 - y0), lab))
     right = [max(x[v] + g.w[v] / 2 for v in row) for row in lay.layers]
     for i, (src, dst, lab) in enumerate(lay.back):
         sx, sy = x[src] + g.w[src] / 2, y[src]
@@ -321,20 +317,6 @@ def _edges_svg(lay: _Layout) -> list[str]:
         if lab:  # near its source: the middle of a long loop is often busy
             labels.append(_edge_label(lx, ly, lab))
     return out + labels
-
-
-def _bezier(
-    t: float,
-    p0: tuple[float, float],
-    p1: tuple[float, float],
-    p2: tuple[float, float],
-    p3: tuple[float, float],
-) -> tuple[float, float]:
-    a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
-    return (
-        a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0],
-        a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1],
-    )
 
 
 def _edge_label(x: float, y: float, text: str) -> str:
@@ -364,30 +346,22 @@ details{padding:10px 24px 24px}pre{background:#f1f5f9;padding:12px;overflow:auto
 
 
 def _legend() -> str:
-    def item(shape: str, text: str, width: int = 34) -> str:
-        return (
-            f'<span><svg width="{width}" height="22" viewBox="0 0 {width} 22">{shape}</svg>'
-            f"{text}</span>"
-        )
-
     fill = {k: f'fill="{f}" stroke="{s}" stroke-width="1.5"' for k, (f, s, _) in _COLORS.items()}
-    return (
-        '<div class="legend">'
-        + "".join(
-            [
-                item(f'<rect x="2" y="3" width="30" height="16" rx="8" {fill["start"]}/>', "start"),
-                item(f'<rect x="2" y="3" width="30" height="16" rx="4" {fill["step"]}/>', "step"),
-                item(f'<polygon points="2,11 17,2 32,11 17,20" {fill["router"]}/>', "router"),
-                item(f'<circle cx="17" cy="11" r="8" {fill["join"]}/>', "and_ join (all of)"),
-                item(f'<polygon points="2,3 32,3 32,19 2,19 8,11" {fill["event"]}/>', "event"),
-                item('<path d="M2,11H32" class="edge" marker-end="url(#arrow)"/>', "triggers"),
-                item(
-                    '<path d="M2,11H32" class="edge back" marker-end="url(#arrow-back)"/>', "loop"
-                ),
-            ]
-        )
-        + "</div>"
+    back = 'class="edge back" marker-end="url(#arrow-back)"'
+    items = [
+        (f'<rect x="2" y="3" width="30" height="16" rx="8" {fill["start"]}/>', "start"),
+        (f'<rect x="2" y="3" width="30" height="16" rx="4" {fill["step"]}/>', "step"),
+        (f'<polygon points="2,11 17,2 32,11 17,20" {fill["router"]}/>', "router"),
+        (f'<circle cx="17" cy="11" r="8" {fill["join"]}/>', "and_ join (all of)"),
+        (f'<polygon points="2,3 32,3 32,19 2,19 8,11" {fill["event"]}/>', "event"),
+        ('<path d="M2,11H32" class="edge" marker-end="url(#arrow)"/>', "triggers"),
+        (f'<path d="M2,11H32" {back}/>', "loop"),
+    ]
+    spans = "".join(
+        f'<span><svg width="34" height="22" viewBox="0 0 34 22">{shape}</svg>{text}</span>'
+        for shape, text in items
     )
+    return f'<div class="legend">{spans}</div>'
 
 
 def html_page(plan: Plan) -> str:
@@ -398,10 +372,9 @@ def html_page(plan: Plan) -> str:
     name = escape(plan.name)
     routers = sum(s.kind == "router" for s in plan.steps)
     joins = g.kind.count("join")
-    meta = (
-        f"{escape(plan.kind)} · {len(plan.steps)} steps · {routers} routers · {joins} and_ "
-        f"joins · {len(lay.back)} loop edges"
-    )
+    counts = [(len(plan.steps), "step"), (routers, "router"), (joins, "and_ join")]
+    counts.append((len(lay.back), "loop edge"))
+    meta = " · ".join([escape(plan.kind)] + [f"{n} {w}{'' if n == 1 else 's'}" for n, w in counts])
     svg = (
         f'<svg width="{lay.width:.0f}" '
         f'height="{lay.height:.0f}" viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" '

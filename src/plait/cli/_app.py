@@ -1,0 +1,184 @@
+"""The ``plait`` commands: ``run``, ``plot`` and ``validate``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from plait.cli._errors import print_error, print_traceback, reported, stderr
+from plait.cli._target import load_target
+
+app = typer.Typer(
+    name="plait",
+    help=(
+        "Run, plot and check plait flows and workflows.\n\n"
+        "TARGET is path/to/file.py:Name or package.module:Name, where Name is a Flow "
+        'subclass, a Flow instance or a Workflow (":Name" may be left out when the '
+        "module defines only one).\n\n"
+        "Errors print one message and exit 1; usage errors exit 2. Add --debug (before or "
+        "after the command) to see tracebacks."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Target = Annotated[
+    str, typer.Argument(metavar="TARGET", help="path/to/file.py:Name or package.module:Name")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+
+class Format(StrEnum):
+    mermaid = "mermaid"
+    html = "html"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from plait import __version__
+
+        typer.echo(f"plait {__version__}")
+        raise typer.Exit()
+
+
+def _debugging(ctx: typer.Context, debug: bool) -> bool:
+    """``--debug`` given to the command or before it."""
+    return debug or bool(ctx.find_root().obj)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    debug: Debug = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    ctx.obj = debug
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    target: Target,
+    input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="KEY=VALUE",
+            help="An input; VALUE is parsed as JSON when it can be (42, true, [1,2]), "
+            "else kept as a string. Repeatable; overrides --inputs-json.",
+        ),
+    ] = None,
+    inputs_json: Annotated[
+        str | None, typer.Option("--inputs-json", metavar="JSON", help="Inputs as a JSON object.")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object {run_id, status, output, state, duration_s, steps, "
+            "error} and nothing else on stdout.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the result (or the error).")
+    ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Store URL (default: $PLAIT_STORE, else in memory).", metavar="URL"),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Run a flow or workflow, showing live progress, then its result and timeline."""
+    from plait.cli._progress import RunProgress
+    from plait.cli._run import execute, parse_inputs, report, to_json
+
+    debug = _debugging(ctx, debug)
+    try:
+        inputs = parse_inputs(input or [], inputs_json)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console = Console(highlight=False)
+    with reported(debug):
+        definition = load_target(target)
+        live = console.is_terminal and not (quiet or as_json)
+        progress = RunProgress(console, enabled=live, title=target)
+        try:
+            outcome = execute(definition, inputs, store=store, progress=progress)
+        except KeyboardInterrupt:
+            print_error("interrupted; the run was cancelled", title="Cancelled")
+            raise typer.Exit(130) from None
+        if as_json:
+            typer.echo(to_json(outcome))
+        else:
+            report(outcome, console, quiet=quiet)
+    if outcome.error is not None:
+        if debug:
+            print_traceback(outcome.error)
+        step = outcome.failed_step
+        where = f" in step {step!r}" if step else ""
+        print_error(str(outcome.error), title=f"Run failed{where}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def plot(
+    ctx: typer.Context,
+    target: Target,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="mermaid text or a standalone HTML page.")
+    ] = Format.mermaid,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE instead of stdout.", metavar="FILE"),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Draw a flow's plan as Mermaid text or an HTML page (an SVG drawing, no network)."""
+    from plait.plan import compile
+    from plait.plan._render import render
+
+    with reported(_debugging(ctx, debug)):
+        text = render(compile(load_target(target, instantiate=False)), fmt.value)
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print_error(f"cannot write {str(output)!r}: {exc.strerror or exc}")
+            raise typer.Exit(1) from None
+        stderr().print(f"wrote {output}")
+
+
+@app.command()
+def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
+    """Compile a flow and list every problem found (exit 1), or summarise it (exit 0)."""
+    from plait.plan import compile
+
+    with reported(_debugging(ctx, debug)):
+        plan = compile(load_target(target, instantiate=False))
+    starts = [s.name for s in plan.steps if s.start]
+    routers = [s for s in plan.steps if s.kind == "router"]
+    listeners = [s for s in plan.steps if s.trigger is not None]
+    console = Console(highlight=False, soft_wrap=True)
+    line = Text("✓ ", style="bold green")
+    line.append(f"{plan.kind} {plan.name!r} is valid: ", style="green")
+    line.append(f"{len(plan.steps)} step" + ("" if len(plan.steps) == 1 else "s"))
+    console.print(line)
+    console.print(Text(f"  start steps: {', '.join(starts)}"))
+    for r in routers:
+        labels = "any label" if r.labels is None else ", ".join(r.labels)
+        console.print(Text(f"  router {r.name} → {labels}"))
+    if not routers:
+        console.print(Text("  routers: none"))
+    console.print(Text(f"  listeners: {len(listeners)}"))

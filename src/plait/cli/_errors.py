@@ -1,0 +1,58 @@
+"""How the CLI reports failures: one red paragraph on stderr and exit 1; tracebacks only
+with ``--debug``."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from plait.core import PlaitError, PlanError
+
+
+def stderr() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def print_error(message: str, *, title: str = "Error", bullets: Sequence[str] = ()) -> None:
+    text = Text(f"{title}: ", style="bold red")
+    text.append(message, style="red")
+    for line in bullets:
+        text.append("\n  • ", style="red")
+        text.append(line)
+    stderr().print(text)
+
+
+def print_traceback(exc: BaseException) -> None:
+    stderr().print(Text("".join(traceback.format_exception(exc)), style="bright_black"))
+
+
+@contextmanager
+def reported(debug: bool) -> Iterator[None]:
+    """Turn errors into a message and exit code 1 (and a traceback with ``debug``)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except PlanError as exc:
+        if debug:
+            print_traceback(exc)
+        count = len(exc.problems)
+        noun = "problem" if count == 1 else "problems"
+        print_error(f"flow {exc.name!r} has {count} {noun}:", title="Invalid", bullets=exc.problems)
+        raise typer.Exit(1) from None
+    except PlaitError as exc:
+        if debug:
+            print_traceback(exc)
+        print_error(str(exc), title=type(exc).__name__)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if debug:
+            print_traceback(exc)
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print_error(f"{type(exc).__name__}: {exc}{hint}", title="Unexpected error")
+        raise typer.Exit(1) from None
