@@ -11,7 +11,7 @@ from plait.core import DefinitionError
 from plait.define import _port
 from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy
 from plait.define._steps import StepDef, _options, is_async_callable
-from plait.define._triggers import AllOf, Leaf, ref_name
+from plait.define._triggers import AllOf, Condition, Leaf, ref_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +32,15 @@ def task_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...
         else:
             optional.append(p.name)
     return tuple(required), tuple(optional), var_kw
+
+
+def _after(deps: tuple[str, ...]) -> Condition | None:
+    """The trigger of a task: none (a start), one dependency, or and_ of them all."""
+    if not deps:
+        return None
+    if len(deps) == 1:
+        return Leaf("step", deps[0])
+    return AllOf(tuple(Leaf("step", d) for d in deps))
 
 
 class Workflow:
@@ -101,7 +110,7 @@ class Workflow:
             name=task_name,
             fn=fn,
             start=not deps,
-            condition=AllOf(tuple(Leaf("step", d) for d in deps)) if deps else None,
+            condition=_after(deps),
             options=_options(retry, timeout, None, None if writes is None else tuple(writes)),
             is_async=is_async_callable(fn),
             takes_input=False,

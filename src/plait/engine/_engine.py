@@ -87,6 +87,9 @@ class Engine:
             live=state_dict(state),
             listeners=[_safe(fn) for fn in subscribers],
             index=_index(plan),
+            result=(lambda view: workflow_result(plan, view.outputs))
+            if plan.kind == "workflow"
+            else None,
         )
         if isinstance(definition, Flow):
             definition._running = True
@@ -100,8 +103,6 @@ class Engine:
                 await the_executor.close()
             if own_store:
                 await the_store.close()
-        if plan.kind == "workflow":
-            return workflow_result(plan, loop.view.outputs)
         return output
 
     async def stream(

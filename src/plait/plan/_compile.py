@@ -92,6 +92,7 @@ def _compile(definition: Any) -> Plan:
 def _compile_now(definition: Any) -> Plan:
     name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(definition)
     problems: list[str] = []
+    broken: set[str] = set()  # steps with an unknown reference, already reported
     if not steps:
         raise PlanError(name, ["it has no steps: mark entry steps with @start()"])
 
@@ -102,11 +103,20 @@ def _compile_now(definition: Any) -> Plan:
     known_labels = {lab for labs in labels.values() if labels for lab in (labs or ())}
     open_routers = [r for r, labs in labels.items() if labs is None]
 
+    def unknown(ref: str, owner: str) -> None:
+        what = "depends on" if kind == "workflow" else "listens to"
+        hint = difflib.get_close_matches(ref, [*steps, *known_labels], n=1)
+        fix = f"; did you mean {hint[0]!r}?" if hint else ""
+        problems.append(
+            f"step {owner!r} {what} {ref!r}, but no step or router label has that name{fix}"
+        )
+        broken.add(owner)
+
     def resolve(cond: Condition, owner: str) -> Condition:
-        if kind == "workflow":  # and_ of dependency names, made as step leaves
+        if kind == "workflow":  # dependency names, already made as step leaves
             for leaf in leaves(cond):
                 if leaf.name not in steps:
-                    resolve(Leaf("ref", leaf.name), owner)
+                    unknown(leaf.name, owner)
             return cond
         if isinstance(cond, AnyOf | AllOf):
             return type(cond)(tuple(resolve(c, owner) for c in cond.children))
@@ -120,14 +130,9 @@ def _compile_now(definition: Any) -> Plan:
                     "label; rename one of them"
                 )
             return Leaf("step", ref)
-        if ref in known_labels or (open_routers and kind == "flow"):
+        if ref in known_labels or open_routers:
             return Leaf("label", ref)
-        what = "depends on" if kind == "workflow" else "listens to"
-        hint = difflib.get_close_matches(ref, [*steps, *known_labels], n=1)
-        fix = f"; did you mean {hint[0]!r}?" if hint else ""
-        problems.append(
-            f"step {owner!r} {what} {ref!r}, but no step or router label has that name{fix}"
-        )
+        unknown(ref, owner)
         return Leaf("step", ref)
 
     plan_steps: list[PlanStep] = []
@@ -189,7 +194,7 @@ def _compile_now(definition: Any) -> Plan:
     if kind == "workflow":
         check_dag(plan_steps, writes_of, set(reducers), problems)
     else:
-        check_graph(plan_steps, writes_of, set(reducers), kind, problems)
+        check_graph(plan_steps, writes_of, set(reducers), kind, problems, broken)
     if problems:
         raise PlanError(name, problems)
     return Plan(

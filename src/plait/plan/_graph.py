@@ -154,8 +154,10 @@ def check_graph(
     reducer_keys: set[str],
     kind: str,
     problems: list[str],
+    broken: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """Append a readable line to ``problems`` for each graph-level problem."""
+    """Append a readable line to ``problems`` for each graph-level problem; steps in
+    ``broken`` already have a reported problem and are not reported as unreachable."""
     order = {s.name: i for i, s in enumerate(steps)}
     by_name = {s.name: s for s in steps}
     if not any(s.start for s in steps):
@@ -197,7 +199,7 @@ def check_graph(
                 )
     reachable = _reachable(steps)
     for s in steps:
-        if s.name in reachable or s.trigger is None:
+        if s.name in reachable or s.trigger is None or s.name in broken:
             continue
         if s.name in in_cycle and kind == "workflow":
             continue  # already reported as a cycle

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 from plait.core import PlaitError
-from plait.define import AllOf, AnyOf, Condition, Leaf
+from plait.define import AnyOf, Condition, Leaf
 from plait.plan._graph import producers_of
 from plait.plan._model import Plan
 
@@ -26,6 +25,7 @@ def mermaid(plan: Plan) -> str:
         lines.append(f'  {nid}{{"{label}"}}' if s.kind == "router" else f'  {nid}["{label}"]')
     prod = producers_of(list(plan.steps))
     joins = 0
+    events: set[str] = set()
 
     def sources(cond: Condition) -> list[tuple[str, str]]:
         """(source node id, edge label) pairs feeding ``cond``."""
@@ -39,14 +39,15 @@ def mermaid(plan: Plan) -> str:
                 ]
                 return [(_node_id(o), cond.name) for o in owners]
             eid = "e_" + _SAFE.sub("_", cond.name)
-            lines.append(f"  {eid}>event {cond.name}]")
+            if eid not in events:
+                events.add(eid)
+                lines.append(f"  {eid}>event {cond.name}]")
             return [(eid, "")]
         if isinstance(cond, AnyOf):
             return [src for child in cond.children for src in sources(child)]
         joins += 1
         jid = f"j_{joins}"
         lines.append(f"  {jid}((and))")
-        assert isinstance(cond, AllOf)
         for child in cond.children:
             for src, lab in sources(child):
                 lines.append(f"  {src} -->|{lab}| {jid}" if lab else f"  {src} --> {jid}")
@@ -71,7 +72,3 @@ def render(plan: Plan, fmt: str) -> str:
 
         return html_page(plan)
     raise PlaitError(f"unknown plot format {fmt!r}: use 'mermaid' or 'html'")
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=True)

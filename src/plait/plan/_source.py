@@ -80,13 +80,22 @@ def router_labels(fn: Callable[..., Any]) -> tuple[str, ...] | None:
     labels: list[str] = []
     for sub in _own_nodes(node):
         if isinstance(sub, ast.Return):
-            value = sub.value
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                if value.value not in labels:
-                    labels.append(value.value)
-            else:
+            found = _constant_strings(sub.value)
+            if found is None:
                 return None
+            labels.extend(label for label in found if label not in labels)
     return tuple(labels) if labels else None
+
+
+def _constant_strings(value: ast.expr | None) -> list[str] | None:
+    """``"a"`` -> ["a"]; ``"a" if c else "b"`` -> ["a", "b"]; anything else -> None."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return [value.value]
+    if isinstance(value, ast.IfExp):
+        body, orelse = _constant_strings(value.body), _constant_strings(value.orelse)
+        if body is not None and orelse is not None:
+            return body + orelse
+    return None
 
 
 def _state_key(node: ast.AST) -> str | None:

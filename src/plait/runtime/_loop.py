@@ -66,6 +66,7 @@ class RunLoop:
         live: dict[str, Any],
         listeners: Iterable[Listener] = (),
         index: TriggerIndex | None = None,
+        result: Callable[[RunView], Any] | None = None,
     ) -> None:
         self.plan = plan
         self.bindings = bindings
@@ -75,6 +76,7 @@ class RunLoop:
         self.state = state
         self._live = live
         self.listeners = list(listeners)
+        self._result = result
         self.view = RunView(index or TriggerIndex.build(plan))
         self.events: list[Event] = []
         self._buffer: list[Event] = []
@@ -182,7 +184,9 @@ class RunLoop:
                 else:
                     self._spawn(cmd)
             elif type(cmd) is CompleteRun:
-                await self._complete(cmd.output)
+                await self._complete(
+                    cmd.output if self._result is None else self._result(self.view)
+                )
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
                 await self._fail(err, cmd.step)
