@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from plait.core import DefinitionError
 
@@ -56,7 +56,6 @@ class StepOptions:
     max_calls: int = DEFAULT_MAX_CALLS
     writes: tuple[str, ...] | None = None
     labels: tuple[str, ...] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.timeout is not None and self.timeout <= 0:

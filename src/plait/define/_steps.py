@@ -15,6 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 StepKind = Literal["step", "router"]
 
 STEP_ATTR = "__plait_step__"
+_DEFAULT_OPTIONS = StepOptions()
 UNAPPLIED_ATTR = "__plait_unapplied__"
 
 
@@ -77,6 +78,9 @@ def _options(
         retry = RetryPolicy(attempts=retry)
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise DefinitionError(f"retry must be a RetryPolicy or an int, got {retry!r}")
+    plain = (retry, timeout, max_calls, writes, labels) == (None, None, None, None, None)
+    if plain:
+        return _DEFAULT_OPTIONS  # shared: large task graphs would make one per task
     return StepOptions(
         retry=retry,
         timeout=timeout,

@@ -11,12 +11,22 @@ from plait.runtime._bindings import Mode, Source
 
 
 def bindings_for(definition: Any, plan: Plan) -> dict[str, Binding]:
+    """The code behind each step, made once per plan (flows pass their instance as the
+    owner of each call)."""
+    found = plan.cache.get("bindings")
+    if found is None:
+        found = plan.cache["bindings"] = _bind(definition, plan)
+    return found
+
+
+def _bind(definition: Any, plan: Plan) -> dict[str, Binding]:
     out: dict[str, Binding] = {}
     if isinstance(definition, Flow):
+        cls = type(definition)
         for step in plan.steps:
-            fn = getattr(definition, step.name)
+            fn = cls.__plait_steps__[step.name].fn
             mode: Mode = "payload" if step.takes_input else "none"
-            out[step.name] = Binding(fn, step.is_async, mode)
+            out[step.name] = Binding(fn, step.is_async, mode, method=True)
         return out
     if not isinstance(definition, Workflow):
         raise TypeError(f"cannot bind {definition!r}")

@@ -87,6 +87,7 @@ class Engine:
             live=state_dict(state),
             listeners=[_safe(fn) for fn in subscribers],
             index=_index(plan),
+            owner=definition,
             result=(lambda view: workflow_result(plan, view.outputs))
             if plan.kind == "workflow"
             else None,

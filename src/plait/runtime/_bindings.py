@@ -18,6 +18,8 @@ class Binding:
 
     ``mode`` is ``"none"`` (no arguments), ``"payload"`` (the triggering output) or
     ``"params"`` (workflow tasks: each parameter from a dependency's output or the state).
+    ``method``: ``fn`` is a plain function defined on a class and takes the run's owner
+    (the flow instance) first, so one binding serves every instance.
     """
 
     fn: Callable[..., Any]
@@ -26,15 +28,16 @@ class Binding:
     params: tuple[tuple[str, Source], ...] = ()
     all_deps: tuple[str, ...] = ()
     var_kw: bool = False
+    method: bool = False
 
     def arguments(
-        self, payload: Any, outputs: dict[str, Any], state: Any
+        self, owner: Any, payload: Any, outputs: dict[str, Any], state: Any
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         mode = self.mode
         if mode == "none":
-            return (), {}
+            return ((owner,) if self.method else ()), {}
         if mode == "payload":
-            return (payload,), {}
+            return ((owner, payload) if self.method else (payload,)), {}
         kwargs: dict[str, Any] = {}
         for name, source in self.params:
             if source == "dep":
@@ -56,4 +59,4 @@ class Binding:
         if self.var_kw:
             for dep in self.all_deps:
                 kwargs.setdefault(dep, outputs[dep])
-        return (), kwargs
+        return ((owner,) if self.method else ()), kwargs

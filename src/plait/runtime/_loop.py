@@ -67,6 +67,7 @@ class RunLoop:
         listeners: Iterable[Listener] = (),
         index: TriggerIndex | None = None,
         result: Callable[[RunView], Any] | None = None,
+        owner: Any = None,
     ) -> None:
         self.plan = plan
         self.bindings = bindings
@@ -77,6 +78,7 @@ class RunLoop:
         self._live = live
         self.listeners = list(listeners)
         self._result = result
+        self.owner = owner
         self.view = RunView(index or TriggerIndex.build(plan))
         self.events: list[Event] = []
         self._buffer: list[Event] = []
@@ -256,12 +258,9 @@ class RunLoop:
             while True:
                 t0 = time.perf_counter()
                 try:
-                    args: tuple[Any, ...]
-                    kwargs: dict[str, Any]
-                    if binding.mode == "none":
-                        args, kwargs = (), {}
-                    else:
-                        args, kwargs = binding.arguments(cmd.payload, self.view.outputs, self.state)
+                    args, kwargs = binding.arguments(
+                        self.owner, cmd.payload, self.view.outputs, self.state
+                    )
                     if timeout is None:
                         output = await self.executor.call(
                             binding.fn, args, kwargs, binding.is_async
