@@ -1,0 +1,39 @@
+"""Stores chosen by object, URL or environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from plait import Flow, PlaitError, start
+from plait.engine import open_store
+from plait.stores import MemoryStore
+
+
+def test_a_store_object_is_used_as_is() -> None:
+    store = MemoryStore()
+    assert open_store(store) is store
+
+
+@pytest.mark.parametrize("url", [None, "memory://", "memory"])
+def test_memory_urls(url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLAIT_STORE", raising=False)
+    assert isinstance(open_store(url), MemoryStore)
+
+
+def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAIT_STORE", "nosuch://x")
+    with pytest.raises(PlaitError, match="nosuch://x"):
+        open_store(None)
+
+
+def test_an_unknown_url_is_refused_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[int] = []
+
+    class F(Flow):
+        @start()
+        def a(self) -> None:
+            ran.append(1)
+
+    with pytest.raises(PlaitError, match="unknown store"):
+        F().kickoff(store="nosuch://x")
+    assert ran == []

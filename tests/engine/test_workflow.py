@@ -1,0 +1,165 @@
+"""Running workflows: dependencies, parameters by name, parallel tasks, results, inputs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from plait import InputError, PlanError, StepError, Workflow
+from tests.engine._helpers import meet, of_type, thread_barrier
+
+
+def test_outputs_reach_parameters_of_the_same_name() -> None:
+    wf = Workflow("etl")
+
+    @wf.task()
+    def extract() -> list[int]:
+        return [1, 2, 3]
+
+    @wf.task(depends_on=[extract])
+    def double(extract: list[int]) -> list[int]:
+        return [2 * x for x in extract]
+
+    @wf.task(depends_on=["extract", double])
+    async def report(double: list[int], extract: list[int]) -> str:
+        return f"{sum(extract)} -> {sum(double)}"
+
+    assert wf.run() == "6 -> 12"
+    assert wf.run_id and wf.state["id"] == wf.run_id
+
+
+def test_tasks_run_after_all_their_dependencies() -> None:
+    wf = Workflow("diamond")
+    order: list[str] = []
+
+    def task(name: str, *deps: str) -> None:
+        def fn() -> str:
+            order.append(name)
+            return name
+
+        wf.add(fn, name=name, depends_on=deps)
+
+    task("a")
+    task("b", "a")
+    task("c", "a")
+    task("d", "b", "c")
+    assert wf.run() == "d"
+    assert order[0] == "a" and order[-1] == "d" and sorted(order[1:3]) == ["b", "c"]
+    completed = [e.step for e in of_type(wf.events, "StepCompleted")]
+    started = {e.step: e.seq for e in of_type(wf.events, "StepStarted")}
+    done = {e.step: e.seq for e in of_type(wf.events, "StepCompleted")}
+    assert started["d"] > max(done["b"], done["c"])
+    assert sorted(completed) == ["a", "b", "c", "d"]
+
+
+def test_independent_async_tasks_overlap() -> None:
+    wf = Workflow("fan")
+    barrier = asyncio.Barrier(2)
+
+    async def left() -> str:
+        await meet(barrier)
+        return "L"
+
+    async def right() -> str:
+        await meet(barrier)
+        return "R"
+
+    wf.add(left)
+    wf.add(right)
+    assert wf.run() == {"left": "L", "right": "R"}
+
+
+def test_independent_sync_tasks_overlap() -> None:
+    wf = Workflow("fan")
+    barrier = thread_barrier(2)
+    wf.add(lambda: barrier.wait() >= 0, name="left")
+    wf.add(lambda: barrier.wait() >= 0, name="right")
+    assert wf.run() == {"left": True, "right": True}
+
+
+def test_result_is_the_single_sink_or_a_dict_of_sinks() -> None:
+    single = Workflow("one")
+    single.add(lambda: 1, name="a")
+    single.add(lambda a: a + 1, name="b", depends_on=["a"])
+    assert single.run() == 2
+
+    several = Workflow("many")
+    several.add(lambda: 1, name="a")
+    several.add(lambda a: a + 1, name="b", depends_on=["a"])
+    several.add(lambda a: a * 10, name="c", depends_on=["a"])
+    assert several.run() == {"b": 2, "c": 10}
+
+
+def test_inputs_reach_parameters_that_are_not_dependencies() -> None:
+    wf = Workflow("greet")
+
+    @wf.task()
+    def hello(name: str, punctuation: str = "!") -> str:
+        return f"hello {name}{punctuation}"
+
+    assert wf.run({"name": "ann"}) == "hello ann!"
+    assert wf.run({"name": "bob", "punctuation": "?"}) == "hello bob?"
+
+
+def test_kwargs_receive_every_dependency() -> None:
+    wf = Workflow("gather")
+    wf.add(lambda: 1, name="a")
+    wf.add(lambda: 2, name="b")
+    wf.add(lambda **deps: dict(sorted(deps.items())), name="all", depends_on=["a", "b"])
+    assert wf.run() == {"a": 1, "b": 2}
+
+
+def test_a_missing_input_is_a_clear_step_error() -> None:
+    wf = Workflow("greet")
+
+    @wf.task()
+    def hello(name: str) -> str:
+        return name
+
+    with pytest.raises(StepError) as info:
+        wf.run()
+    err = info.value
+    assert err.step == "hello" and err.flow == "greet" and err.run_id == wf.run_id
+    text = str(err)
+    assert "'name'" in text
+    assert "inputs={'name': ...}" in text
+    assert isinstance(err.__cause__, InputError)
+
+
+def test_cycles_are_rejected_before_anything_runs() -> None:
+    wf = Workflow("loop")
+    ran: list[str] = []
+
+    def make(name: str):  # type: ignore[no-untyped-def]
+        def fn(**_: object) -> None:
+            ran.append(name)
+
+        return fn
+
+    wf.add(make("start"), name="start")
+    wf.add(make("a"), name="a", depends_on=["start", "c"])
+    wf.add(make("b"), name="b", depends_on=["a"])
+    wf.add(make("c"), name="c", depends_on=["b"])
+    with pytest.raises(PlanError) as info:
+        wf.run()
+    assert ran == []
+    (problem,) = info.value.problems
+    assert "cycle" in problem
+    assert all(name in problem for name in "abc")
+    assert "'loop'" in str(info.value)
+
+
+def test_a_failing_task_names_the_workflow_and_task() -> None:
+    wf = Workflow("etl")
+    wf.add(lambda: 1 / 0, name="divide")
+    with pytest.raises(StepError) as info:
+        wf.run()
+    assert (info.value.flow, info.value.step) == ("etl", "divide")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
+def test_run_async() -> None:
+    wf = Workflow("a")
+    wf.add(lambda: "x", name="x")
+    assert asyncio.run(wf.run_async()) == "x"

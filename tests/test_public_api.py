@@ -1,0 +1,156 @@
+"""The public API: a curated ``__all__``, and ``import plait`` stays light."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import plait
+
+PUBLIC = {
+    # authoring
+    "Flow",
+    "start",
+    "listen",
+    "router",
+    "or_",
+    "and_",
+    "on_event",
+    "Workflow",
+    "RetryPolicy",
+    "reducer",
+    # plans
+    "compile",
+    "Plan",
+    # running
+    "StepContext",
+    "context",
+    "emit",
+    "map",
+    "pipeline",
+    "Stage",
+    "scatter_gather",
+    "map_reduce",
+    # events
+    "Event",
+    "RunStarted",
+    "StepStarted",
+    "StepCompleted",
+    "StepFailed",
+    "StateChanged",
+    "RouteTaken",
+    "EventEmitted",
+    "ItemCompleted",
+    "RunCompleted",
+    "RunFailed",
+    # errors
+    "PlaitError",
+    "DefinitionError",
+    "PlanError",
+    "InputError",
+    "RunError",
+    "StepError",
+    "StepTimeoutError",
+    "StageValidationError",
+    "RouterError",
+    "LoopLimitError",
+    "StoreError",
+    "MissingExtraError",
+    # metadata
+    "__version__",
+}
+
+
+def test_all_is_the_curated_list() -> None:
+    assert set(plait.__all__) == PUBLIC
+    assert len(plait.__all__) == len(set(plait.__all__))  # no name twice
+    assert sorted(dir(plait)) == sorted(plait.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_every_public_name_imports(name: str) -> None:
+    value = getattr(plait, name)
+    assert value is not None
+    module = importlib.import_module("plait")
+    assert getattr(module, name) is value  # the same object every time
+
+
+def test_star_import_gives_exactly_the_public_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from plait import *", namespace)
+    assert set(namespace) - {"__builtins__"} == PUBLIC
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        plait.nope  # noqa: B018
+
+
+def test_errors_share_one_root() -> None:
+    for name in PUBLIC:
+        value = getattr(plait, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            assert issubclass(value, plait.PlaitError), name
+
+
+EVENTS = [
+    "RunStarted",
+    "StepStarted",
+    "StepCompleted",
+    "StepFailed",
+    "StateChanged",
+    "RouteTaken",
+    "EventEmitted",
+    "ItemCompleted",
+    "RunCompleted",
+    "RunFailed",
+]
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_events_are_past_tense_events(name: str) -> None:
+    event = getattr(plait, name)
+    assert issubclass(event, plait.Event)
+    assert name.endswith(("ed", "Taken"))
+
+
+HEAVY = ["pydantic", "asyncio", "typer", "rich", "yaml", "plait.engine", "plait.runtime"]
+
+
+def test_import_plait_is_light() -> None:
+    code = (
+        "import json, sys\n"
+        "import plait\n"
+        f"print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(result.stdout)
+    assert not any(loaded.values()), {m for m, on in loaded.items() if on}
+
+
+def test_defining_a_flow_loads_no_engine() -> None:
+    code = (
+        "import json, sys\n"
+        "from plait import Flow, start\n"
+        "class F(Flow):\n"
+        "    @start()\n"
+        "    def a(self):\n"
+        "        return 1\n"
+        "print(json.dumps([m for m in ('asyncio', 'plait.engine', 'typer', 'rich') "
+        "if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_version() -> None:
+    assert isinstance(plait.__version__, str)
+    assert plait.__version__.count(".") == 2
