@@ -121,6 +121,10 @@ FLOWS = textwrap.dedent(
         def b(self):
             return 2
 
+        @listen("missing")
+        def c(self):
+            return 3
+
 
     etl = Workflow("etl")
 

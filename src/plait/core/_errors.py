@@ -35,13 +35,13 @@ class DefinitionError(PlaitError):
 class PlanError(DefinitionError):
     """``compile()`` found one or more problems; ``problems`` lists all of them."""
 
-    def __init__(self, name: str, problems: Sequence[str]) -> None:
+    def __init__(self, name: str, problems: Sequence[str], *, kind: str = "flow") -> None:
         self.name = name
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"flow {name!r} has {count} {noun}:\n{lines}")
+        super().__init__(f"{kind} {name!r} has {count} {noun}:\n{lines}")
 
 
 class InputError(PlaitError):

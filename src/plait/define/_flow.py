@@ -26,6 +26,9 @@ def _state_type_of(cls: type) -> type | None:
     return None
 
 
+_RESERVED: frozenset[str] = frozenset()  # filled in below, from Flow's own names
+
+
 class Flow(Generic[StateT]):
     """Steps as methods, joined by ``@start``, ``@listen``, ``@router``, ``or_`` and ``and_``.
 
@@ -60,6 +63,11 @@ class Flow(Generic[StateT]):
                     )
                 step = getattr(value, STEP_ATTR, None)
                 if isinstance(step, StepDef):
+                    if attr in _RESERVED:
+                        raise DefinitionError(
+                            f"flow {cls.__name__!r}: a step may not be named {attr!r}, which "
+                            "the Flow class uses itself; rename the method"
+                        )
                     steps[attr] = step
                 elif attr in steps:  # a subclass replaced a step with a plain attribute
                     del steps[attr]
@@ -111,9 +119,17 @@ class Flow(Generic[StateT]):
         self._initial = value
 
     def _new_state(self, inputs: Mapping[str, Any] | None, run_id: str) -> Any:
-        initial = self._initial if self._initial is not None else self.initial_state
+        """``initial_state`` (class), then constructor values or ``self.state = ...``, then
+        ``inputs``."""
+        initial: Any = self.initial_state
         if isinstance(initial, type):
             initial = None
+        chosen = self._initial
+        if chosen is not None and not isinstance(chosen, Mapping):
+            initial = chosen  # a whole state object set by the user
+        elif chosen:
+            base = initial.model_dump() if hasattr(initial, "model_dump") else dict(initial or {})
+            initial = {**base, **chosen}
         state_type = self.__plait_state_type__
         return build_state(
             self.name,
@@ -154,3 +170,9 @@ class Flow(Generic[StateT]):
     def plot(self, fmt: str = "mermaid") -> str:
         """The flow's plan as Mermaid text (``fmt="mermaid"``) or an HTML page (``"html"``)."""
         return _port.engine().render(self, fmt)
+
+
+_RESERVED = frozenset(
+    {name for name in vars(Flow) if not name.startswith("__")}
+    | {"run_id", "events", "state", "name"}
+)

@@ -49,16 +49,17 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class StepOptions:
-    """How a step runs: retries, timeout (seconds, per attempt) and its call limit."""
+    """How a step runs: retries, timeout (seconds, per attempt) and its call limit
+    (``None``: the flow's ``max_calls``)."""
 
     retry: RetryPolicy | None = None
     timeout: float | None = None
-    max_calls: int = DEFAULT_MAX_CALLS
+    max_calls: int | None = None
     writes: tuple[str, ...] | None = None
     labels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.timeout is not None and self.timeout <= 0:
             raise DefinitionError(f"a step timeout must be > 0 seconds, got {self.timeout}")
-        if self.max_calls < 1:
+        if self.max_calls is not None and self.max_calls < 1:
             raise DefinitionError(f"max_calls must be >= 1, got {self.max_calls}")

@@ -61,6 +61,10 @@ def run_sync(awaitable: Coroutine[Any, Any, T], what: str) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        inside_loop = False
+    else:
+        inside_loop = True
+    if not inside_loop:  # outside the except block, so errors are not chained to it
         return asyncio.run(awaitable)
     awaitable.close()
     raise RunError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from plait.core import InputError
@@ -60,50 +61,65 @@ def reducer(fn: Callable[[Any, Any], Any]) -> Reducer:
     return Reducer(fn)
 
 
-class ReducingDict(dict[str, Any]):
-    """Dict state whose keys with a reducer merge what is assigned to them."""
+current_step: ContextVar[Any] = ContextVar("plait_step", default=None)
+"""The running step's context (set by the runtime); state writes are credited to it."""
 
-    __slots__ = ("reducers",)
 
-    def __init__(self, data: Mapping[str, Any], reducers: Reducers) -> None:
+class StateDict(dict[str, Any]):
+    """The mapping behind a run's state (a dict state itself, or a model's ``__dict__``).
+
+    It notes which step last assigned each key (``writers``), so a change is credited to
+    the step that made it even while other steps run, and it merges assignments to keys
+    that have a reducer.
+    """
+
+    __slots__ = ("reducers", "writers")
+
+    def __init__(self, data: Mapping[str, Any], reducers: Reducers | None = None) -> None:
         super().__init__(data)
-        self.reducers = reducers
+        self.reducers = reducers or {}
+        self.writers: dict[str, str] = {}
+
+    def _note(self, key: str) -> None:
+        ctx = current_step.get()
+        if ctx is not None:
+            self.writers[key] = ctx.step
 
     def __setitem__(self, key: str, value: Any) -> None:
-        fn = self.reducers.get(key)
-        if fn is not None and key in self:
-            value = fn(dict.__getitem__(self, key), value)
+        if self.reducers:
+            fn = self.reducers.get(key)
+            if fn is not None and key in self:
+                value = fn(dict.__getitem__(self, key), value)
         dict.__setitem__(self, key, value)
+        self._note(key)
+
+    def __delitem__(self, key: str) -> None:
+        dict.__delitem__(self, key)
+        self._note(key)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
 
-_REDUCING_MODELS: dict[tuple[type, tuple[str, ...]], type] = {}
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self._note(key)
+        return dict.pop(self, key, *default)
 
+    def popitem(self) -> tuple[str, Any]:
+        key, value = dict.popitem(self)
+        self._note(key)
+        return key, value
 
-def _reducing_model(model: type, reducers: Reducers) -> type:
-    """A subclass of ``model`` whose reducer fields merge what is assigned to them."""
-    key = (model, tuple(sorted(reducers)))
-    found = _REDUCING_MODELS.get(key)
-    if found is not None:
-        return found
-    fns = dict(reducers)
-    setattr_of_model: Any = model.__setattr__
-
-    def __setattr__(self: Any, name: str, value: Any) -> None:
-        fn = fns.get(name)
-        if fn is not None:
-            value = fn(getattr(self, name), value)
-        setattr_of_model(self, name, value)
-
-    sub = type(
-        model.__name__, (model,), {"__setattr__": __setattr__, "__module__": model.__module__}
-    )
-    sub.__qualname__ = model.__qualname__
-    _REDUCING_MODELS[key] = sub
-    return sub
+    def clear(self) -> None:
+        for key in self:
+            self._note(key)
+        dict.clear(self)
 
 
 def build_state(
@@ -125,9 +141,7 @@ def build_state(
         plain = dict(base)
         plain.update(inputs)
         plain.setdefault("id", run_id)
-        return ReducingDict(plain, dict(reducers)) if reducers else plain
-    if reducers:
-        state_type = _reducing_model(state_type, reducers)
+        return StateDict(plain, reducers)
     fields = state_type.model_fields  # type: ignore[attr-defined]
     data: dict[str, Any] = {}
     if initial is not None:
@@ -143,7 +157,7 @@ def build_state(
     if "id" in fields and "id" not in data:
         data["id"] = run_id
     try:
-        return state_type.model_validate(data)  # type: ignore[attr-defined]
+        model = state_type.model_validate(data)  # type: ignore[attr-defined]
     except Exception as exc:  # pydantic.ValidationError, without importing pydantic here
         errors = getattr(exc, "errors", None)
         if not callable(errors):
@@ -161,6 +175,9 @@ def build_state(
             f"flow {owner!r}: inputs do not fit state {state_type.__name__}:\n  "
             + "\n  ".join(parts)
         ) from None
+    # pydantic assigns fields through the instance's __dict__: a StateDict there sees them.
+    object.__setattr__(model, "__dict__", StateDict(model.__dict__, reducers))
+    return model
 
 
 def state_dict(state: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from plait.core import DefinitionError
-from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy, StepOptions
+from plait.define._policies import RetryPolicy, StepOptions
 from plait.define._triggers import Condition, to_condition
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,7 +84,7 @@ def _options(
     return StepOptions(
         retry=retry,
         timeout=timeout,
-        max_calls=DEFAULT_MAX_CALLS if max_calls is None else max_calls,
+        max_calls=max_calls,
         writes=None if writes is None else tuple(writes),
         labels=None if labels is None else tuple(labels),
     )
@@ -149,6 +149,11 @@ def listen(
     ``condition`` is a step (its function or name), a router label, or ``or_``/``and_``
     of those. A listener with a positional parameter receives the triggering output.
     """
+    if condition is None:
+        raise DefinitionError(
+            "@listen() needs something to listen to: a step, a step name, a router label, or "
+            "or_()/and_() of those"
+        )
     return _mark("step", False, condition, _options(retry, timeout, max_calls, writes))
 
 

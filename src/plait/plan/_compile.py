@@ -12,7 +12,6 @@ from typing import Any
 
 from plait.core import DefinitionError, PlanError
 from plait.define import (
-    DEFAULT_MAX_CALLS,
     AllOf,
     AnyOf,
     Condition,
@@ -94,7 +93,7 @@ def _compile_now(definition: Any) -> Plan:
     problems: list[str] = []
     broken: set[str] = set()  # steps with an unknown reference, already reported
     if not steps:
-        raise PlanError(name, ["it has no steps: mark entry steps with @start()"])
+        raise PlanError(name, ["it has no steps: mark entry steps with @start()"], kind=kind)
 
     labels: dict[str, tuple[str, ...] | None] = {}
     for step in steps.values():
@@ -150,7 +149,7 @@ def _compile_now(definition: Any) -> Plan:
         writes_of[step.name] = writes
         augmented_of[step.name] = augmented
         max_calls = step.options.max_calls
-        if max_calls == DEFAULT_MAX_CALLS:
+        if max_calls is None:
             max_calls = default_calls
         plan_steps.append(
             PlanStep(
@@ -196,7 +195,7 @@ def _compile_now(definition: Any) -> Plan:
     else:
         check_graph(plan_steps, writes_of, set(reducers), kind, problems, broken)
     if problems:
-        raise PlanError(name, problems)
+        raise PlanError(name, problems, kind=kind)
     return Plan(
         name=name,
         kind=kind,  # type: ignore[arg-type]

@@ -213,7 +213,7 @@ def check_graph(
                 f"step {s.name!r} can never run: no start step leads to {s.trigger.describe()}"
             )
     _check_exclusive_joins(steps, in_cycle, problems)
-    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems)
+    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems, _gates(steps, in_cycle))
 
 
 def check_dag(
@@ -248,7 +248,7 @@ def check_dag(
         shown = " → ".join([*reversed(cycle), cycle[-1]])
         problems.append(f"dependency cycle: {shown}; remove one of these dependencies")
     if any(writes_of.values()):
-        _check_parallel_writes(steps, edges_of(steps), writes_of, reducer_keys, problems)
+        _check_parallel_writes(steps, edges_of(steps), writes_of, reducer_keys, problems, {})
 
 
 def edges_for_label(steps: list[PlanStep], label: str) -> set[str]:
@@ -287,6 +287,38 @@ def _check_exclusive_joins(steps: list[PlanStep], in_cycle: set[str], problems: 
             seen[owner] = child.name
 
 
+def _gates(steps: list[PlanStep], in_cycle: set[str]) -> dict[str, tuple[str, str]]:
+    """Step -> (router, label) that every run reaching it goes through, for routers that
+    run at most once (not in a loop). Followed through chains of single-step listeners."""
+    owner: dict[str, list[str]] = defaultdict(list)
+    for s in steps:
+        for label in s.labels or ():
+            owner[label].append(s.name)
+    by_name = {s.name: s for s in steps}
+    gates: dict[str, tuple[str, str]] = {}
+    for s in steps:
+        chain: list[str] = []
+        node: PlanStep | None = s
+        gate: tuple[str, str] | None = None
+        while node is not None and not node.start and node.name not in chain:
+            if node.name in gates:
+                gate = gates[node.name]
+                break
+            chain.append(node.name)
+            trig = node.trigger
+            node = None
+            if isinstance(trig, Leaf) and trig.kind == "label":
+                routers = owner.get(trig.name, [])
+                if len(routers) == 1 and routers[0] not in in_cycle:
+                    gate = (routers[0], trig.name)
+            elif isinstance(trig, Leaf) and trig.kind == "step":
+                node = by_name.get(trig.name)
+        if gate is not None:
+            for name in chain:
+                gates[name] = gate
+    return gates
+
+
 def _descendants(start: str, edges: dict[str, set[str]]) -> set[str]:
     seen: set[str] = set()
     work = list(edges.get(start, ()))
@@ -304,6 +336,7 @@ def _check_parallel_writes(
     writes_of: dict[str, tuple[str, ...]],
     reducer_keys: set[str],
     problems: list[str],
+    gates: dict[str, tuple[str, str]],
 ) -> None:
     writers: dict[str, list[str]] = defaultdict(list)
     for s in steps:
@@ -319,6 +352,9 @@ def _check_parallel_writes(
 
     for key, names in writers.items():
         for a, b in combinations(names, 2):
+            ga, gb = gates.get(a), gates.get(b)
+            if ga and gb and ga[0] == gb[0] and ga[1] != gb[1]:
+                continue  # behind different labels of one router: never both in a run
             if b not in below(a) and a not in below(b):
                 problems.append(
                     f"steps {a!r} and {b!r} may run at the same time and both write state "

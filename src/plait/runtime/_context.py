@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.core import RunError
+from plait.define._state import current_step
 
 if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
@@ -46,13 +46,13 @@ class StepContext:
         return await self.loop.map(self, fn, items, concurrency)
 
 
-_current: ContextVar[StepContext | None] = ContextVar("plait_step", default=None)
+_current = current_step
 
 
 def current_context() -> StepContext:
     """The context of the step running now; raises outside a step."""
     ctx = _current.get()
-    if ctx is None:
+    if not isinstance(ctx, StepContext):
         raise RunError(
             "no step is running here: emit(), map() and context() work only inside a step"
         )

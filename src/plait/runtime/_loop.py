@@ -316,7 +316,13 @@ class RunLoop:
     async def _completed(
         self, name: str, invocation: int, output: Any, duration: float
     ) -> StartStep | None:
-        changes, removed = diff(self._committed, self._live)
+        changes, removed = diff(
+            self._committed,
+            self._live,
+            name,
+            getattr(self._live, "writers", None),
+            self.view.active,
+        )
         if changes or removed:
             self._record(
                 StateChanged(

@@ -25,9 +25,19 @@ def snapshot(live: dict[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) for k, v in list(live.items())}
 
 
-def diff(committed: dict[str, Any], live: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """(changed keys with copies of their new values, removed keys); brings ``committed``
-    up to date. ``committed`` never holds a live container, only copies."""
+def diff(
+    committed: dict[str, Any],
+    live: dict[str, Any],
+    step: str = "",
+    writers: dict[str, str] | None = None,
+    active: dict[str, int] | None = None,
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What ``step`` changed: (changed keys with copies of their new values, removed keys).
+
+    Brings ``committed`` up to date with those. A key last assigned by another step that
+    is still running (``writers``, ``active``) is left for that step to report.
+    ``committed`` never holds a live container, only copies.
+    """
     changes: dict[str, Any] = {}
     items = list(live.items())
     for key, value in items:
@@ -40,13 +50,24 @@ def diff(committed: dict[str, Any], live: dict[str, Any]) -> tuple[dict[str, Any
                     continue
             except Exception:  # an __eq__ that raises: count it as changed
                 pass
+        if writers and active and _foreign(key, step, writers, active):
+            continue
         copied = _copy(value)
         changes[key] = copied
         committed[key] = copied
     removed: tuple[str, ...] = ()
     if len(committed) != len(items):
-        gone = tuple(k for k in committed if k not in live)
+        gone = tuple(
+            k
+            for k in committed
+            if k not in live and not (writers and active and _foreign(k, step, writers, active))
+        )
         for key in gone:
             del committed[key]
         removed = gone
     return changes, removed
+
+
+def _foreign(key: str, step: str, writers: dict[str, str], active: dict[str, int]) -> bool:
+    writer = writers.get(key)
+    return writer is not None and writer != step and active.get(writer, 0) > 0

@@ -99,12 +99,12 @@ def _flatten(
 
 def fire(tree: _Tree, node: int, joins: dict[int, set[int]]) -> bool:
     """A leaf of ``tree`` happened; update ``joins`` (and_ progress by node) and say whether
-    the root fires."""
+    the root fires. Each and_ forgets its progress when it fires, and only then: in
+    ``or_(a, and_(b, c))`` a firing through ``a`` keeps the join's progress."""
     kinds, parents, slots, sizes = tree.kinds, tree.parents, tree.slots, tree.sizes
     while True:
         parent = parents[node]
         if parent < 0:
-            joins.clear()
             return True
         if kinds[parent] == ANY:
             node = parent

@@ -47,6 +47,8 @@ class RunView:
     state: dict[str, Any] = field(default_factory=dict)
     ready: deque[Ready] = field(default_factory=deque)
     running: dict[tuple[str, int], int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+    """How many invocations of each step are running now."""
     calls: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     completed: int = 0
@@ -93,7 +95,8 @@ def apply(view: RunView, event: Event) -> None:
     kind = type(event)
     if kind is StepCompleted:
         ev: Any = event
-        view.running.pop((ev.step, ev.invocation), None)
+        if view.running.pop((ev.step, ev.invocation), None) is not None:
+            view.active[ev.step] -= 1
         view.outputs[ev.step] = ev.output
         view.completed += 1
         view.last_step = ev.step
@@ -112,6 +115,8 @@ def apply(view: RunView, event: Event) -> None:
                         del ready[i]
                         break
             view.calls[ev.step] = ev.invocation
+        if key not in view.running:
+            view.active[ev.step] = view.active.get(ev.step, 0) + 1
         view.running[key] = ev.attempt
     elif kind is StateChanged:
         ev = event
@@ -133,8 +138,8 @@ def apply(view: RunView, event: Event) -> None:
         items[ev.index] = ev.output
     elif kind is StepFailed:
         ev = event
-        if not ev.retrying:
-            view.running.pop((ev.step, ev.invocation), None)
+        if not ev.retrying and view.running.pop((ev.step, ev.invocation), None) is not None:
+            view.active[ev.step] -= 1
     elif kind is RunStarted:
         ev = event
         view.status = "running"
