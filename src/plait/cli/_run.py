@@ -138,17 +138,22 @@ def to_json(outcome: Outcome) -> str:
     return json.dumps(doc, ensure_ascii=False)
 
 
+def _readable(value: Any) -> Any:
+    """Text as it is (multi-line output stays readable); anything else pretty-printed."""
+    return Text(value) if isinstance(value, str) else Pretty(value)
+
+
 def report(outcome: Outcome, console: Console, *, quiet: bool) -> None:
     """Print the timeline, the result and a summary line (only the result when quiet)."""
     if quiet:
         if outcome.error is None:
-            console.print(Pretty(outcome.output))
+            console.print(_readable(outcome.output))
         return
     rows = render_timeline(outcome.events, console, caption=outcome.error is not None)
     if outcome.error is not None:
         return
     console.print(Text("Result", style="bold"))
-    console.print(Pretty(outcome.output))
+    console.print(_readable(outcome.output))
     run_id = outcome.events[0].run_id if outcome.events else "?"
     steps = len({r.step for r in rows})
     line = Text("✓ completed", style="bold green")

@@ -157,7 +157,7 @@ def render_timeline(
         title_justify="left",
         caption_justify="left",
     )
-    table.add_column("step", overflow="fold")
+    table.add_column("step", no_wrap=True, overflow="ellipsis", max_width=28)
     table.add_column("inv", justify="right")
     table.add_column("start ms", justify="right")
     table.add_column("ms", justify="right")
