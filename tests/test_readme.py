@@ -24,3 +24,20 @@ def test_readme_code_runs(tmp_path: Path) -> None:
     assert promised
     for line in promised:
         assert line.strip() in done.stdout
+
+
+def test_main_job_command_runs() -> None:
+    """``scripts/demo`` (the README's main job) runs the demo flow and prints its timeline."""
+    root = README.parent
+    done = subprocess.run(
+        ["bash", str(root / "scripts" / "demo"), "--input", "topic=testing"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Timeline" in done.stdout
+    assert "# Testing: a field report" in done.stdout
+    assert "✓ completed" in done.stdout
