@@ -1,7 +1,7 @@
 """``RunLoop``: the one place a run does I/O.
 
-Events go through ``_record`` (seq, reducer, buffer, listeners) and reach the store in
-batches at each completion (``_flush``), before anything that depends on that completion
+Events go through ``record`` (reducer, buffer, listeners) and reach the store in
+batches at each completion (``flush``), before anything that depends on that completion
 starts. After a step completes the worker asks the scheduler what to do; it runs the first
 new step itself (no task switch for chains and loops) and starts the others as tasks, so a
 fast branch never waits for a slow one.
@@ -19,8 +19,6 @@ from plait.core import (
     LoopLimitError,
     RouterError,
     RunError,
-    StepError,
-    StepTimeoutError,
 )
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
@@ -28,7 +26,6 @@ from plait.runtime._context import StepContext, _current
 from plait.runtime._events import (
     Event,
     EventEmitted,
-    ItemCompleted,
     RouteTaken,
     RunCancelled,
     RunCompleted,
@@ -39,6 +36,8 @@ from plait.runtime._events import (
     StepFailed,
     StepStarted,
 )
+from plait.runtime._failures import label_problem, step_error
+from plait.runtime._map import map_items
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
 from plait.runtime._tracking import diff, snapshot
 from plait.runtime._triggers import TriggerIndex
@@ -94,11 +93,16 @@ class RunLoop:
 
     # -- events ----------------------------------------------------------------------
 
-    def _next(self) -> int:
+    def next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    def _record(self, event: Event) -> Event:
+    def new(self, cls: type[Event], **fields: Any) -> Event:
+        """An event of this run, numbered next (hot paths build theirs inline)."""
+        self._seq += 1
+        return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
+
+    def record(self, event: Event) -> Event:
         apply(self.view, event)
         self._buffer.append(event)
         self.events.append(event)
@@ -106,7 +110,7 @@ class RunLoop:
             listener(event)
         return event
 
-    async def _flush(self) -> None:
+    async def flush(self) -> None:
         if self._buffer:
             batch, self._buffer = self._buffer, []
             await self.store.append(self.run_id, batch)
@@ -128,17 +132,12 @@ class RunLoop:
             )
         )
         self._committed = snapshot(self._live)
-        self._record(
-            RunStarted(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                flow=self.plan.name,
-                inputs=dict(inputs),
-                state=dict(self._committed),
+        self.record(
+            self.new(
+                RunStarted, flow=self.plan.name, inputs=dict(inputs), state=dict(self._committed)
             )
         )
-        await self._flush()
+        await self.flush()
         try:
             # The first ready step runs in this coroutine: no task switch for short runs.
             await self._worker(await self._launch(inline=True))
@@ -154,10 +153,8 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(
-            RunCancelled(run_id=self.run_id, seq=self._next(), ts=time.time(), reason="cancelled")
-        )
-        await self._flush()
+        self.record(self.new(RunCancelled, reason="cancelled"))
+        await self.flush()
         await self.store.set_status(self.run_id, "cancelled")
 
     async def _stop_tasks(self) -> None:
@@ -172,10 +169,10 @@ class RunLoop:
         first: StartStep | None = None
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
-                self._record(
+                self.record(
                     StepStarted(
                         run_id=self.run_id,
-                        seq=self._next(),
+                        seq=self.next_seq(),
                         ts=time.time(),
                         step=cmd.step,
                         invocation=cmd.invocation,
@@ -211,16 +208,10 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(
-            RunCompleted(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                output=output,
-                duration=time.perf_counter() - self._started,
-            )
+        self.record(
+            self.new(RunCompleted, output=output, duration=time.perf_counter() - self._started)
         )
-        await self._flush()
+        await self.flush()
         await self.store.set_status(self.run_id, "completed")
         if self._done is not None and not self._done.done():
             self._done.set_result(output)
@@ -229,17 +220,10 @@ class RunLoop:
         if self._finished:
             return
         self._finished = True
-        self._record(
-            RunFailed(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                error=str(error),
-                error_type=type(error).__name__,
-                step=step,
-            )
+        self.record(
+            self.new(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
         )
-        await self._flush()
+        await self.flush()
         await self.store.set_status(self.run_id, "failed", error=str(error))
         if self._done is not None and not self._done.done():
             self._done.set_exception(error)
@@ -275,11 +259,9 @@ class RunLoop:
                     if self._finished:
                         return None
                     retrying = retry is not None and retry.should_retry(exc, attempt)
-                    self._record(
-                        StepFailed(
-                            run_id=self.run_id,
-                            seq=self._next(),
-                            ts=time.time(),
+                    self.record(
+                        self.new(
+                            StepFailed,
                             step=name,
                             invocation=invocation,
                             attempt=attempt,
@@ -291,21 +273,17 @@ class RunLoop:
                         )
                     )
                     if not retrying:
-                        await self._fail(self._step_error(exc, name, attempt, timeout), name)
+                        await self._fail(
+                            step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
+                            name,
+                        )
                         return None
-                    await self._flush()
+                    await self.flush()
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
-                    self._record(
-                        StepStarted(
-                            run_id=self.run_id,
-                            seq=self._next(),
-                            ts=time.time(),
-                            step=name,
-                            invocation=invocation,
-                            attempt=attempt,
-                        )
+                    self.record(
+                        self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
                     )
         finally:
             _current.reset(token)
@@ -324,10 +302,10 @@ class RunLoop:
             self.view.active,
         )
         if changes or removed:
-            self._record(
+            self.record(
                 StateChanged(
                     run_id=self.run_id,
-                    seq=self._next(),
+                    seq=self.next_seq(),
                     ts=time.time(),
                     step=name,
                     changes=changes,
@@ -337,7 +315,7 @@ class RunLoop:
         label = None
         if self._steps[name].kind == "router":
             label = output
-            problem = self._label_problem(name, output)
+            problem = label_problem(self.view.index, name, output)
             if problem:
                 err = RouterError(
                     f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
@@ -346,10 +324,10 @@ class RunLoop:
                 )
                 await self._fail(err, name)
                 return None
-        self._record(
+        self.record(
             StepCompleted(
                 run_id=self.run_id,
-                seq=self._next(),
+                seq=self.next_seq(),
                 ts=time.time(),
                 step=name,
                 invocation=invocation,
@@ -358,56 +336,18 @@ class RunLoop:
             )
         )
         if label is not None:
-            self._record(
+            self.record(
                 RouteTaken(
                     run_id=self.run_id,
-                    seq=self._next(),
+                    seq=self.next_seq(),
                     ts=time.time(),
                     step=name,
                     invocation=invocation,
                     label=label,
                 )
             )
-        await self._flush()
+        await self.flush()
         return await self._launch(inline=True)
-
-    def _label_problem(self, name: str, output: Any) -> str:
-        if not isinstance(output, str):
-            return f"router {name!r} returned {output!r}; a router must return a label (str)"
-        index = self.view.index
-        if index.listeners(("label", output)):
-            return ""
-        keys = (*index.direct, *index.joins, *index.nested)
-        heard = sorted({k[1] for k in keys if k[0] == "label"})
-        return (
-            f"router {name!r} returned {output!r}, but no step listens to that label "
-            f"(labels listened to: {', '.join(heard) or 'none'}); add @listen({output!r})"
-        )
-
-    def _step_error(
-        self, exc: BaseException, name: str, attempt: int, timeout: float | None
-    ) -> StepError:
-        where = f"step {name!r} of flow {self.plan.name!r} (run {self.run_id}, attempt {attempt})"
-        if isinstance(exc, StepError):
-            return exc
-        if isinstance(exc, TimeoutError) and timeout is not None:
-            err: StepError = StepTimeoutError(
-                f"{where} timed out after {timeout} s",
-                flow=self.plan.name,
-                run_id=self.run_id,
-                step=name,
-                attempt=attempt,
-            )
-        else:
-            err = StepError(
-                f"{where} failed: {type(exc).__name__}: {exc}",
-                flow=self.plan.name,
-                run_id=self.run_id,
-                step=name,
-                attempt=attempt,
-            )
-        err.__cause__ = exc
-        return err
 
     # -- inside steps ----------------------------------------------------------------
 
@@ -427,16 +367,7 @@ class RunLoop:
     def _emit_now(self, step: str, name: str, payload: Any) -> None:
         if self._finished:
             return
-        self._record(
-            EventEmitted(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                step=step,
-                name=name,
-                payload=payload,
-            )
-        )
+        self.record(self.new(EventEmitted, step=step, name=name, payload=payload))
         task = self._aio.create_task(self._launch(inline=False))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -448,43 +379,4 @@ class RunLoop:
         items: Iterable[Any],
         concurrency: int | None,
     ) -> list[Any]:
-        values = list(items)
-        key = (ctx.step, ctx.invocation)
-        done = self.view.items.get(key, {})
-        results: list[Any] = [done.get(i) for i in range(len(values))]
-        pending = iter([i for i in range(len(values)) if i not in done])
-        is_async = asyncio.iscoroutinefunction(fn)
-        call = self.executor.call
-        step, invocation = ctx.step, ctx.invocation
-
-        async def work() -> None:
-            for i in pending:
-                out = await call(fn, (values[i],), {}, is_async)
-                results[i] = out
-                self._record(
-                    ItemCompleted(
-                        run_id=self.run_id,
-                        seq=self._next(),
-                        ts=time.time(),
-                        step=step,
-                        invocation=invocation,
-                        index=i,
-                        output=out,
-                    )
-                )
-                await self._flush()
-
-        width = len(values) if not concurrency else max(1, min(concurrency, len(values)))
-        if width <= 1:
-            await work()
-            return results
-        workers = [self._aio.create_task(work()) for _ in range(width)]
-        try:
-            finished, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for w in workers:
-                w.cancel()
-        for w in finished:
-            if not w.cancelled() and w.exception() is not None:
-                raise w.exception()  # type: ignore[misc]
-        return results
+        return await map_items(self, ctx, fn, items, concurrency)

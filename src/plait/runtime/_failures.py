@@ -1,0 +1,50 @@
+"""Errors a run reports: a failed step, a router that returned a label nobody hears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plait.core import StepError, StepTimeoutError
+from plait.runtime._triggers import TriggerIndex
+
+
+def step_error(
+    exc: BaseException, flow: str, run_id: str, step: str, attempt: int, timeout: float | None
+) -> StepError:
+    """The error a run fails with when ``step`` raised ``exc`` on its last attempt; the
+    user's exception is its ``__cause__``."""
+    if isinstance(exc, StepError):
+        return exc
+    where = f"step {step!r} of flow {flow!r} (run {run_id}, attempt {attempt})"
+    if isinstance(exc, TimeoutError) and timeout is not None:
+        err: StepError = StepTimeoutError(
+            f"{where} timed out after {timeout} s",
+            flow=flow,
+            run_id=run_id,
+            step=step,
+            attempt=attempt,
+        )
+    else:
+        err = StepError(
+            f"{where} failed: {type(exc).__name__}: {exc}",
+            flow=flow,
+            run_id=run_id,
+            step=step,
+            attempt=attempt,
+        )
+    err.__cause__ = exc
+    return err
+
+
+def label_problem(index: TriggerIndex, router: str, output: Any) -> str:
+    """Why ``output`` of ``router`` cannot route, or ``""`` when it can."""
+    if not isinstance(output, str):
+        return f"router {router!r} returned {output!r}; a router must return a label (str)"
+    if index.listeners(("label", output)):
+        return ""
+    keys = (*index.direct, *index.joins, *index.nested)
+    heard = sorted({k[1] for k in keys if k[0] == "label"})
+    return (
+        f"router {router!r} returned {output!r}, but no step listens to that label "
+        f"(labels listened to: {', '.join(heard) or 'none'}); add @listen({output!r})"
+    )
