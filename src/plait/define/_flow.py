@@ -151,7 +151,13 @@ class Flow(Generic[StateT]):
         return await _port.engine().run(self, inputs, **options)
 
     def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
-        """Run the flow, yielding its events (``StepStarted``, ``StepCompleted``...) live."""
+        """Run the flow, yielding its events (``StepStarted``, ``StepCompleted``...) live.
+
+        The run ends with the stream. To stop early, close the stream —
+        ``async with contextlib.aclosing(flow.stream(...)) as events:`` — which cancels
+        the run; a bare ``break`` leaves it running until the stream is garbage-collected.
+        A failed run yields ``RunFailed`` and then raises its error.
+        """
         return _port.engine().stream(self, inputs, **options)
 
     def emit(self, name: str, payload: Any = None) -> None:
