@@ -3,7 +3,7 @@
 from plait.define._flow import Flow
 from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy, StepOptions
 from plait.define._state import Reducer, build_state, is_model_type, reducer, state_dict
-from plait.define._steps import StepDef, listen, router, start
+from plait.define._steps import StepDef, is_async_callable, listen, router, start
 from plait.define._triggers import AllOf, AnyOf, Condition, Leaf, and_, leaves, on_event, or_
 from plait.define._workflow import Workflow, task_params
 
@@ -21,6 +21,7 @@ __all__ = [
     "Workflow",
     "and_",
     "build_state",
+    "is_async_callable",
     "is_model_type",
     "leaves",
     "listen",

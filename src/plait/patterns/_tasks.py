@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from plait.core import DefinitionError
+from plait.define import is_async_callable
 
 INPUT = "data"
 """The run input the first task of a pattern reads: ``wf.run({"data": ...})``."""
@@ -27,13 +28,6 @@ Finish = Callable[[Any], Any]
 
 def _same(value: Any) -> Any:
     return value
-
-
-def is_async(fn: Callable[..., Any]) -> bool:
-    """Whether calling ``fn`` returns an awaitable (``async def`` or async ``__call__``)."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - objects with an async __call__
-    )
 
 
 def describe(fn: Callable[..., Any]) -> str:
@@ -75,7 +69,7 @@ def lift(
     def run_sync(**upstream: Any) -> Any:
         return finish(fn(prepare(upstream)))
 
-    task: Callable[..., Any] = run_async if is_async(fn) else run_sync
+    task: Callable[..., Any] = run_async if is_async_callable(fn) else run_sync
     if reads_input:
         param = inspect.Parameter(INPUT, inspect.Parameter.KEYWORD_ONLY)
         task.__signature__ = inspect.Signature([param])  # type: ignore[attr-defined]
