@@ -22,7 +22,7 @@ FLOWS = textwrap.dedent(
 
     from pydantic import BaseModel
 
-    from plait import Flow, RetryPolicy, Workflow, and_, listen, or_, router, start
+    from plait import Flow, RetryPolicy, Workflow, and_, context, listen, or_, router, start
 
 
     class Greet(Flow):
@@ -96,8 +96,7 @@ FLOWS = textwrap.dedent(
     class Flaky(Flow):
         @start(retry=RetryPolicy(attempts=2, backoff=0))
         def shaky(self):
-            self.state["tries"] = self.state.get("tries", 0) + 1
-            if self.state["tries"] == 1:
+            if context().attempt == 1:
                 raise RuntimeError("first try fails")
             return "ok"
 

@@ -144,7 +144,7 @@ def test_items_are_kept_per_step_invocation() -> None:
     feed(view, log, StepStarted, step="a", invocation=1)
     feed(view, log, ItemCompleted, step="a", invocation=1, index=2, output="c")
     feed(view, log, ItemCompleted, step="a", invocation=1, index=0, output="a")
-    assert view.items == {("a", 1): {2: "c", 0: "a"}}
+    assert view.items == {("a", 1, 1): {2: "c", 0: "a"}}
 
 
 def test_or_fires_each_time_any_child_fires() -> None:

@@ -10,6 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
+def _no_stop_iteration(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; a ``StopIteration`` it raises becomes a ``RuntimeError`` (as PEP 479
+    does for coroutines): asyncio cannot put a ``StopIteration`` into a future, and the
+    step would wait forever."""
+    try:
+        return fn(*args, **kwargs)
+    except StopIteration as exc:
+        raise RuntimeError(f"step raised StopIteration: {exc!r}") from exc
+
+
 class LocalExecutor:
     """Runs ``async def`` steps directly and ``def`` steps in a thread pool, so a blocking
     step never stalls the others. The pool starts on first use."""
@@ -31,7 +41,7 @@ class LocalExecutor:
         if pool is None:
             pool = self._pool = ThreadPoolExecutor(self.max_threads, "plait-step")
         ctx = contextvars.copy_context()
-        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        call = functools.partial(ctx.run, _no_stop_iteration, fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     async def close(self) -> None:

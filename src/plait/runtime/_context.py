@@ -23,6 +23,8 @@ class StepContext:
     invocation: int
     attempt: int
     loop: RunLoop
+    maps: int = 0
+    """How many ``map`` calls this attempt has made (their items are recorded apart)."""
 
     @property
     def state(self) -> Any:

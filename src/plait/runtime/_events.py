@@ -91,6 +91,8 @@ class ItemCompleted(Event):
     invocation: int
     index: int
     output: Any = None
+    call: int = 1
+    """Which ``map`` call of the step attempt (1 for the first)."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -10,6 +10,7 @@ fast branch never waits for a slow one.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -39,12 +40,19 @@ from plait.runtime._events import (
 from plait.runtime._failures import label_problem, step_error
 from plait.runtime._map import map_items
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
-from plait.runtime._tracking import diff, snapshot
+from plait.runtime._tracking import diff, revert, snapshot
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
 from plait.runtime.ports import Executor, RunRecord, Store
 
 Listener = Callable[[Event], None]
+
+
+def _cancelled_for_real() -> bool:
+    """Whether a ``CancelledError`` comes from cancelling this task (not raised by a step)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
 
 _YIELD_EVERY = 64
 """Steps a worker runs back to back before letting other tasks in."""
@@ -88,6 +96,10 @@ class RunLoop:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done: asyncio.Future[Any] | None = None
         self._finished = False
+        self._closed = False
+        self._main: asyncio.Task[Any] | None = None
+        self._inline = False
+        self._interrupted = False
         self._started = 0.0
         self._aio = asyncio.get_running_loop()  # a RunLoop is made inside the loop it runs on
 
@@ -103,6 +115,10 @@ class RunLoop:
         return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
 
     def record(self, event: Event) -> Event:
+        """Fold ``event`` into the view, buffer it for the store, tell the listeners.
+        Nothing is recorded after the run's last event (a late map item, say)."""
+        if self._closed:
+            return event
         apply(self.view, event)
         self._buffer.append(event)
         self.events.append(event)
@@ -131,16 +147,26 @@ class RunLoop:
                 plan=None,
             )
         )
-        self._committed = snapshot(self._live)
+        self._committed = snapshot(self._live_now())
         self.record(
             self.new(
                 RunStarted, flow=self.plan.name, inputs=dict(inputs), state=dict(self._committed)
             )
         )
         await self.flush()
+        self._main = asyncio.current_task()
         try:
             # The first ready step runs in this coroutine: no task switch for short runs.
-            await self._worker(await self._launch(inline=True))
+            # When the run fails elsewhere meanwhile, _end() cancels it here.
+            self._inline = True
+            try:
+                await self._worker(await self._launch(inline=True))
+            except asyncio.CancelledError:
+                if not self._interrupted:
+                    raise
+                self._main.uncancel()  # type: ignore[union-attr]
+            finally:
+                self._inline = False
             return await self._done
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled())
@@ -154,6 +180,7 @@ class RunLoop:
             return
         self._finished = True
         self.record(self.new(RunCancelled, reason="cancelled"))
+        self._closed = True
         await self.flush()
         await self.store.set_status(self.run_id, "cancelled")
 
@@ -211,6 +238,7 @@ class RunLoop:
         self.record(
             self.new(RunCompleted, output=output, duration=time.perf_counter() - self._started)
         )
+        self._closed = True
         await self.flush()
         await self.store.set_status(self.run_id, "completed")
         if self._done is not None and not self._done.done():
@@ -223,10 +251,15 @@ class RunLoop:
         self.record(
             self.new(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
         )
+        self._closed = True
         await self.flush()
         await self.store.set_status(self.run_id, "failed", error=str(error))
         if self._done is not None and not self._done.done():
             self._done.set_exception(error)
+        main = self._main
+        if self._inline and main is not None and asyncio.current_task() is not main:
+            self._interrupted = True  # stop the step run() is running itself
+            main.cancel()
 
     # -- one step --------------------------------------------------------------------
 
@@ -249,16 +282,26 @@ class RunLoop:
                         output = await self.executor.call(
                             binding.fn, args, kwargs, binding.is_async
                         )
+                        if not binding.is_async and inspect.isawaitable(output):
+                            output = await output  # an async step behind a sync decorator
                     else:
                         async with asyncio.timeout(timeout):
                             output = await self.executor.call(
                                 binding.fn, args, kwargs, binding.is_async
                             )
+                            if not binding.is_async and inspect.isawaitable(output):
+                                output = await output
                     break
-                except Exception as exc:
+                except BaseException as exc:
+                    if isinstance(exc, asyncio.CancelledError) and _cancelled_for_real():
+                        raise
                     if self._finished:
                         return None
-                    retrying = retry is not None and retry.should_retry(exc, attempt)
+                    retrying = (
+                        retry is not None
+                        and isinstance(exc, Exception)
+                        and retry.should_retry(exc, attempt)
+                    )
                     self.record(
                         self.new(
                             StepFailed,
@@ -277,11 +320,16 @@ class RunLoop:
                             step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
                             name,
                         )
+                        if isinstance(exc, KeyboardInterrupt | SystemExit):
+                            raise
                         return None
+                    # What the failed attempt wrote is not kept: the retry starts afresh.
+                    revert(self._committed, self._live_now(), name, self.view.active)
                     await self.flush()
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
+                    ctx.maps = 0
                     self.record(
                         self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
                     )
@@ -294,12 +342,9 @@ class RunLoop:
     async def _completed(
         self, name: str, invocation: int, output: Any, duration: float
     ) -> StartStep | None:
+        live = self._live_now()
         changes, removed = diff(
-            self._committed,
-            self._live,
-            name,
-            getattr(self._live, "writers", None),
-            self.view.active,
+            self._committed, live, name, getattr(live, "writers", None), self.view.active
         )
         if changes or removed:
             self.record(
@@ -349,6 +394,12 @@ class RunLoop:
         await self.flush()
         return await self._launch(inline=True)
 
+    def _live_now(self) -> dict[str, Any]:
+        """The mapping behind the state now: pydantic models with ``validate_assignment``
+        replace their ``__dict__`` on every assignment."""
+        state = self.state
+        return state if isinstance(state, dict) else state.__dict__
+
     # -- inside steps ----------------------------------------------------------------
 
     def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
@@ -368,9 +419,13 @@ class RunLoop:
         if self._finished:
             return
         self.record(self.new(EventEmitted, step=step, name=name, payload=payload))
-        task = self._aio.create_task(self._launch(inline=False))
+        task = self._aio.create_task(self._after_emit())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _after_emit(self) -> None:
+        await self.flush()  # the event is durable before its listeners start
+        await self._launch(inline=False)
 
     async def map(
         self,

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from plait.define import is_async_callable
 from plait.runtime._context import StepContext
 from plait.runtime._events import ItemCompleted
 
@@ -26,10 +27,12 @@ async def map_items(
     tasks, not 10,000. The first failure cancels the rest and is raised."""
     values = list(items)
     step, invocation = ctx.step, ctx.invocation
-    done = loop.view.items.get((step, invocation), {})
+    ctx.maps += 1
+    call_no = ctx.maps  # the n-th map of this attempt: its items are kept apart
+    done = loop.view.items.get((step, invocation, call_no), {})
     results: list[Any] = [done.get(i) for i in range(len(values))]
     pending = iter([i for i in range(len(values)) if i not in done])
-    is_async = asyncio.iscoroutinefunction(fn)
+    is_async = is_async_callable(fn)
     call = loop.executor.call
 
     async def work() -> None:

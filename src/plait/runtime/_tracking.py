@@ -71,3 +71,21 @@ def diff(
 def _foreign(key: str, step: str, writers: dict[str, str], active: dict[str, int]) -> bool:
     writer = writers.get(key)
     return writer is not None and writer != step and active.get(writer, 0) > 0
+
+
+def revert(
+    committed: dict[str, Any], live: dict[str, Any], step: str, active: dict[str, int]
+) -> None:
+    """Undo what ``step`` changed since ``committed`` (a failed attempt about to be
+    retried), leaving keys another running step wrote. Bypasses reducers and tracking."""
+    writers: dict[str, str] = getattr(live, "writers", None) or {}
+    for key in [k for k in live if k not in committed or committed[k] != live[k]]:
+        if _foreign(key, step, writers, active):
+            continue
+        if key in committed:
+            dict.__setitem__(live, key, _copy(committed[key]))
+        else:
+            dict.__delitem__(live, key)
+    for key in [k for k in committed if k not in live]:
+        if not _foreign(key, step, writers, active):
+            dict.__setitem__(live, key, _copy(committed[key]))

@@ -56,7 +56,8 @@ class RunView:
     last_output: Any = None
     joins: dict[str, set[int]] = field(default_factory=dict)
     trees: dict[str, dict[int, set[int]]] = field(default_factory=dict)
-    items: dict[tuple[str, int], dict[int, Any]] = field(default_factory=dict)
+    items: dict[tuple[str, int, int], dict[int, Any]] = field(default_factory=dict)
+    """Finished map items by (step, invocation, map call): index -> output."""
     error: str = ""
     seq: int = 0
 
@@ -132,9 +133,10 @@ def apply(view: RunView, event: Event) -> None:
         _trigger(view, ("event", ev.name), ev.payload, ev.step)
     elif kind is ItemCompleted:
         ev = event
-        items = view.items.get((ev.step, ev.invocation))
+        key3 = (ev.step, ev.invocation, ev.call)
+        items = view.items.get(key3)
         if items is None:
-            items = view.items[(ev.step, ev.invocation)] = {}
+            items = view.items[key3] = {}
         items[ev.index] = ev.output
     elif kind is StepFailed:
         ev = event
