@@ -4,7 +4,9 @@ Every event carries the run id, its sequence number in the run (``seq``, from 1)
 wall-clock timestamp (``ts``, seconds since the epoch).
 
 Events are records: nothing changes one after it is recorded, and code that reads them
-must not either. They are slotted dataclasses but not ``frozen=True``, on purpose: a run
+must not either. In memory an event holds the step's output object itself (not a copy):
+a later step that mutates that object in place changes what the in-memory log shows;
+durable stores serialise each event when it is recorded. They are slotted dataclasses but not ``frozen=True``, on purpose: a run
 makes three or four per step, and frozen construction costs 0.5 µs more per event — a
 fifth of the engine's whole per-step budget.
 """

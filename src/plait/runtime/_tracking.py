@@ -4,6 +4,10 @@ The committed snapshot keeps a shallow copy of each container value (list, dict,
 pydantic model), so in-place changes one level down (``state["items"].append(x)``) are
 seen. Changes deeper than that (mutating a dict inside a list) are not; assign the
 top-level key to record them.
+
+Who changed what: assignments are credited to the step that made them (``StateDict``
+notes the writer). An in-place change has no writer; it is credited to the step that
+completes next, which may be another step when several run at once.
 """
 
 from __future__ import annotations
