@@ -47,6 +47,7 @@ PUBLIC = {
     "ItemCompleted",
     "RunCompleted",
     "RunFailed",
+    "RunCancelled",
     # errors
     "PlaitError",
     "DefinitionError",
@@ -108,6 +109,7 @@ EVENTS = [
     "ItemCompleted",
     "RunCompleted",
     "RunFailed",
+    "RunCancelled",
 ]
 
 
@@ -154,3 +156,22 @@ def test_defining_a_flow_loads_no_engine() -> None:
 def test_version() -> None:
     assert isinstance(plait.__version__, str)
     assert plait.__version__.count(".") == 2
+
+
+def test_packages_use_each_other_only_through_their_init() -> None:
+    """``plait.x._module`` is private to ``plait.x``: other packages import what its
+    ``__init__`` exports."""
+    import re
+    from pathlib import Path
+
+    root = Path(plait.__file__).parent
+    private = re.compile(
+        r"^\s*(?:from|import)\s+plait\.(\w+)(?:\._\w+|\s+import\s+\(?\s*_[a-z])", re.MULTILINE
+    )
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        package = path.relative_to(root).parts[0]
+        for match in private.finditer(path.read_text(encoding="utf-8")):
+            if match.group(1) != package:
+                found.append(f"{path.relative_to(root)}: {match.group(0).strip()}")
+    assert found == []

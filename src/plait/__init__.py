@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "ItemCompleted": "plait.runtime",
     "RunCompleted": "plait.runtime",
     "RunFailed": "plait.runtime",
+    "RunCancelled": "plait.runtime",
     # errors
     "PlaitError": "plait.core",
     "DefinitionError": "plait.core",
@@ -88,6 +89,7 @@ __all__ = [
     "RetryPolicy",
     "RouteTaken",
     "RouterError",
+    "RunCancelled",
     "RunCompleted",
     "RunError",
     "RunFailed",
@@ -168,6 +170,7 @@ if TYPE_CHECKING:
         EventEmitted,
         ItemCompleted,
         RouteTaken,
+        RunCancelled,
         RunCompleted,
         RunFailed,
         RunStarted,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import plait
 from plait.cli._app import app
+from plait.cli._errors import reported
 
 FLOWS = textwrap.dedent(
     """
@@ -438,6 +441,72 @@ def test_validate_lists_every_problem(flows: Path) -> None:
     for problem in caught.value.problems:
         assert f"• {problem}" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_workflow_problem_is_titled_workflow(tmp_path: Path) -> None:
+    path = tmp_path / "cyclic.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from plait import Workflow
+
+            wf = Workflow("etl")
+
+            @wf.task(depends_on=["b"])
+            def a(b):
+                return 1
+
+            @wf.task(depends_on=["a"])
+            def b(a):
+                return 2
+            """
+        )
+    )
+    result = invoke("validate", f"{path}:wf")
+    assert result.exit_code == 1
+    assert "Invalid: workflow 'etl' has 1 problem:" in result.stderr
+    assert "dependency cycle" in result.stderr
+
+
+# -- errors that are not Exceptions --------------------------------------------------
+
+
+class Stop(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(
+    "exc", [SystemExit("bye"), Stop("custom"), asyncio.CancelledError(), GeneratorExit()]
+)
+def test_base_exceptions_are_one_message_without_a_traceback(
+    exc: BaseException, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(typer.Exit) as info, reported(debug=False):
+        raise exc
+    assert info.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert f"Unexpected error: {type(exc).__name__}" in err
+    assert "--debug" in err and "Traceback" not in err
+
+
+def test_base_exceptions_show_a_traceback_with_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit), reported(debug=True):
+        raise Stop("custom")
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_ctrl_c_is_interrupted_and_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit) as info, reported(debug=False):
+        raise KeyboardInterrupt
+    assert info.value.exit_code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_typer_exits_pass_through() -> None:
+    with pytest.raises(typer.Exit) as info, reported(debug=False):
+        raise typer.Exit(3)
+    assert info.value.exit_code == 3
 
 
 # -- the real entry point ------------------------------------------------------------

@@ -12,10 +12,8 @@ from plait.core import (
     PlaitError,
     PlanError,
     RouterError,
-    RunCancelled,
     RunError,
     StageValidationError,
-    StateConflictError,
     StepError,
     StepTimeoutError,
     StoreError,
@@ -36,7 +34,6 @@ from plait.core import (
         (StageValidationError, StepError),
         (RouterError, RunError),
         (LoopLimitError, RunError),
-        (StateConflictError, RunError),
         (StoreError, PlaitError),
         (MissingExtraError, PlaitError),
         (MissingExtraError, ImportError),
@@ -46,9 +43,12 @@ def test_error_tree(error: type[BaseException], parent: type[BaseException]) -> 
     assert issubclass(error, parent)
 
 
-def test_run_cancelled_cannot_be_swallowed_by_except_exception() -> None:
-    assert issubclass(RunCancelled, BaseException)
-    assert not issubclass(RunCancelled, Exception)
+def test_core_has_no_dead_errors() -> None:
+    import plait.core
+
+    # RunCancelled is an event (plait.RunCancelled); nothing raised these two.
+    assert not hasattr(plait.core, "RunCancelled")
+    assert not hasattr(plait.core, "StateConflictError")
 
 
 def test_plan_error_lists_every_problem() -> None:
@@ -60,6 +60,13 @@ def test_plan_error_lists_every_problem() -> None:
     assert "2 problems" in text
     assert "  - first thing" in text
     assert "  - second thing" in text
+
+
+def test_plan_error_keeps_its_kind() -> None:
+    err = PlanError("etl", ["x"], kind="workflow")
+    assert err.kind == "workflow"
+    assert str(err).startswith("workflow 'etl' has 1 problem")
+    assert PlanError("f", ["x"]).kind == "flow"
 
 
 def test_plan_error_with_one_problem_says_problem() -> None:

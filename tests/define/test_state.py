@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import operator
+import uuid
+from types import SimpleNamespace
+from typing import Annotated, Any, Optional
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from plait import Flow, InputError, Workflow, reducer, start
+from plait import DefinitionError, Flow, InputError, Workflow, compile, reducer, start
+from plait.define import StateDict, build_state, current_step, live_mapping
 
 
 class Order(BaseModel):
@@ -112,3 +116,107 @@ def test_reducer_needs_a_function() -> None:
     with pytest.raises(TypeError):
         reducer(42)  # type: ignore[arg-type]
     assert repr(reducer(operator.add)) == "reducer('add')"
+
+
+# -- the run id in a model's id field ---------------------------------------------------
+
+
+def test_a_uuid_id_with_a_default_factory_keeps_its_own_value() -> None:
+    class Ticket(BaseModel):
+        id: uuid.UUID = Field(default_factory=uuid.uuid4)
+        topic: str = "x"
+
+    class TicketFlow(Flow[Ticket]):
+        @start()
+        def go(self) -> uuid.UUID:
+            return self.state.id
+
+    flow = TicketFlow()
+    out = flow.kickoff()
+    assert isinstance(out, uuid.UUID) and flow.run_id != ""
+
+
+@pytest.mark.parametrize(
+    ("annotation", "default", "gets_run_id"),
+    [
+        (str, "", True),
+        (str | None, None, True),
+        (Optional[str], None, True),  # noqa: UP045 - the typing spelling
+        (str, "custom", False),
+        (int, 0, False),
+        (int | None, None, False),
+    ],
+)
+def test_the_run_id_goes_into_id_only_where_it_fits(
+    annotation: Any, default: Any, gets_run_id: bool
+) -> None:
+    model = create_model("S", id=(annotation, default))
+    state = build_state("f", model, None, {}, "r1")
+    assert state.id == ("r1" if gets_run_id else default)
+
+
+def test_a_required_str_id_is_the_run_id() -> None:
+    class Needs(BaseModel):
+        id: str
+
+    class NeedsFlow(Flow[Needs]):
+        @start()
+        def go(self) -> str:
+            return self.state.id
+
+    flow = NeedsFlow()
+    assert flow.kickoff() == flow.run_id
+    assert flow.kickoff({"id": "mine"}) == "mine"  # an id given in the inputs wins
+
+
+# -- StateDict --------------------------------------------------------------------------
+
+
+def test_in_place_or_goes_through_reducers_and_notes_the_writer() -> None:
+    state = StateDict({"notes": ["a"]}, {"notes": operator.add})
+    token = current_step.set(SimpleNamespace(step="writer"))
+    try:
+        state |= {"notes": ["b"], "other": 1}
+    finally:
+        current_step.reset(token)
+    assert type(state) is StateDict
+    assert state == {"notes": ["a", "b"], "other": 1}
+    assert state.writers == {"notes": "writer", "other": "writer"}
+
+
+def test_live_mapping_is_the_dict_or_the_models_current_dict() -> None:
+    plain = build_state("f", None, None, {"a": 1}, "r1")
+    assert live_mapping(plain) is plain
+    model = build_state("f", Order, None, {"item": "tea"}, "r1")
+    assert live_mapping(model) is model.__dict__
+    assert isinstance(live_mapping(model), StateDict)
+
+
+class Checked(BaseModel):
+    model_config = ConfigDict(validate_assignment=True)
+    count: int = 0
+    note: str = ""
+
+
+def test_validate_assignment_replaces_the_mapping_and_live_mapping_follows() -> None:
+    model = build_state("f", Checked, None, {}, "r1")
+    model.count = 3
+    assert live_mapping(model) is model.__dict__
+    assert live_mapping(model)["count"] == 3
+
+
+def test_validate_assignment_with_reducers_is_a_definition_error() -> None:
+    class Notes(BaseModel):
+        model_config = ConfigDict(validate_assignment=True)
+        notes: Annotated[list[str], reducer(operator.add)] = []
+
+    class NotesFlow(Flow[Notes]):
+        @start()
+        def go(self) -> None:
+            self.state.notes = ["x"]
+
+    with pytest.raises(DefinitionError, match="validate_assignment") as info:
+        compile(NotesFlow)
+    assert "'notes'" in str(info.value)
+    with pytest.raises(DefinitionError, match="validate_assignment"):
+        build_state("f", Notes, None, {}, "r1", {"notes": operator.add})

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from plait import (
     Event,
@@ -22,9 +22,11 @@ from plait import (
     StepError,
     StepStarted,
     Workflow,
+    compile,
     listen,
     start,
 )
+from plait.runtime import TriggerIndex, replay
 from plait.stores import MemoryStore
 from tests.engine._helpers import of_type, types
 
@@ -142,6 +144,34 @@ def test_model_state_changes_are_recorded() -> None:
     flow.kickoff()
     (change,) = flow.state_history
     assert (change.step, change.changes) == ("name_it", {"title": "Plait"})
+
+
+def test_validate_assignment_model_changes_are_credited_to_their_steps() -> None:
+    """pydantic swaps the model's __dict__ on each validated assignment; plait reads the
+    live mapping again (define.live_mapping) so every change is still recorded."""
+
+    class Checked(BaseModel):
+        model_config = ConfigDict(validate_assignment=True)
+        count: int = 0
+        note: str = ""
+
+    class Two(Flow[Checked]):
+        @start()
+        def a(self) -> None:
+            self.state.count = 1
+
+        @listen(a)
+        def b(self) -> None:
+            self.state.note = "hi"
+
+    flow = Two()
+    flow.kickoff()
+    assert [(e.step, e.changes) for e in flow.state_history] == [
+        ("a", {"count": 1}),
+        ("b", {"note": "hi"}),
+    ]
+    view = replay(TriggerIndex.build(compile(Two)), flow.events)
+    assert view.state == {"count": 1, "note": "hi"}
 
 
 def test_concurrent_steps_are_credited_only_with_their_own_writes() -> None:

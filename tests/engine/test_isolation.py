@@ -74,7 +74,7 @@ def test_nothing_is_recorded_after_the_run_failed() -> None:
     assert isinstance(flow.events[-1], RunFailed)
 
 
-@pytest.mark.parametrize("kind", ["cancelled", "custom"])
+@pytest.mark.parametrize("kind", ["cancelled", "custom", "exit", "interrupt"])
 def test_a_step_raising_a_base_exception_fails_the_run(kind: str) -> None:
     class Stop(BaseException):
         pass
@@ -89,6 +89,10 @@ def test_a_step_raising_a_base_exception_fails_the_run(kind: str) -> None:
         async def odd(self) -> None:
             if kind == "cancelled":
                 raise asyncio.CancelledError()  # raised by the step, not a cancellation
+            if kind == "exit":
+                raise SystemExit("bye")
+            if kind == "interrupt":
+                raise KeyboardInterrupt()
             raise Stop()
 
     flow = F()

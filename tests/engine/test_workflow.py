@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from plait import InputError, PlanError, StepError, Workflow
-from tests.engine._helpers import meet, of_type, thread_barrier
+from plait import Flow, InputError, PlanError, RunError, StepError, Workflow, start
+from tests.engine._helpers import HANG_GUARD, meet, of_type, thread_barrier
 
 
 def test_outputs_reach_parameters_of_the_same_name() -> None:
@@ -110,21 +112,26 @@ def test_kwargs_receive_every_dependency() -> None:
     assert wf.run() == {"a": 1, "b": 2}
 
 
-def test_a_missing_input_is_a_clear_step_error() -> None:
+def test_a_missing_input_is_an_input_error_before_anything_runs() -> None:
     wf = Workflow("greet")
+    ran: list[str] = []
+
+    @wf.task()
+    def first() -> None:
+        ran.append("first")
 
     @wf.task()
     def hello(name: str) -> str:
         return name
 
-    with pytest.raises(StepError) as info:
+    with pytest.raises(InputError) as info:
         wf.run()
-    err = info.value
-    assert err.step == "hello" and err.flow == "greet" and err.run_id == wf.run_id
-    text = str(err)
-    assert "'name'" in text
+    text = str(info.value)
+    assert "workflow 'greet'" in text
+    assert "task 'hello' takes 'name'" in text
     assert "inputs={'name': ...}" in text
-    assert isinstance(err.__cause__, InputError)
+    assert ran == [] and list(wf.events) == []  # nothing ran, nothing was retried
+    assert wf.run(inputs={"name": "ann"}) == {"first": None, "hello": "ann"}
 
 
 def test_cycles_are_rejected_before_anything_runs() -> None:
@@ -163,3 +170,67 @@ def test_run_async() -> None:
     wf = Workflow("a")
     wf.add(lambda: "x", name="x")
     assert asyncio.run(wf.run_async()) == "x"
+
+
+class Once(Flow):
+    @start()
+    def a(self) -> int:
+        return 1
+
+
+def one_task() -> Workflow:
+    wf = Workflow("w")
+    wf.add(lambda: 1, name="a")
+    return wf
+
+
+@pytest.mark.parametrize("bad", [["x"], "ab", 5, [("k", 1)], []])
+@pytest.mark.parametrize("make", [Once, one_task])
+def test_inputs_that_are_not_a_mapping_are_an_input_error(
+    bad: object, make: Callable[[], Any]
+) -> None:
+    definition = make()
+    runner = definition.kickoff if isinstance(definition, Flow) else definition.run
+    with pytest.raises(InputError) as info:
+        runner(inputs=bad)
+    text = str(info.value)
+    assert f"got {type(bad).__name__}" in text
+    assert "inputs must be a mapping of names to values" in text
+    assert list(definition.events) == []  # nothing ran
+
+
+def test_one_workflow_cannot_run_twice_at_once() -> None:
+    gate = asyncio.Event()
+    running = asyncio.Event()
+    wf = Workflow("slow")
+
+    @wf.task()
+    async def wait() -> str:
+        running.set()
+        await gate.wait()
+        return "done"
+
+    async def main() -> None:
+        first = asyncio.ensure_future(wf.run_async())
+        await running.wait()
+        with pytest.raises(RunError, match="workflow 'slow' is already running"):
+            async with asyncio.timeout(HANG_GUARD):  # a second run would wait for the gate
+                await wf.run_async()
+        gate.set()
+        assert await first == "done"
+        assert {e.run_id for e in wf.events} == {wf.run_id}  # one run's events
+        running.clear()
+        assert await wf.run_async() == "done"  # free again afterwards
+
+    asyncio.run(main())
+
+
+def test_a_workflow_is_free_again_after_bad_inputs_or_a_failure() -> None:
+    wf = Workflow("w")
+    wf.add(lambda: 1 / 0, name="divide")
+    with pytest.raises(InputError):
+        wf.run(inputs=5)  # type: ignore[arg-type]
+    with pytest.raises(StepError):
+        wf.run()
+    with pytest.raises(StepError):  # not "already running"
+        wf.run()

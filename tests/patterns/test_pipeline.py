@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import plait
-from plait import DefinitionError, Stage, StageValidationError, StepError, pipeline
+from plait import DefinitionError, InputError, Stage, StageValidationError, StepError, pipeline
 from plait.runtime import Event, StepCompleted, StepFailed, StepStarted
 
 
@@ -150,10 +150,10 @@ def test_raising_callable_validator_fails_the_stage_in_sync_and_async_stages() -
 
 def test_missing_run_input_names_data() -> None:
     wf = pipeline(Stage("first", str.upper))
-    with pytest.raises(StepError) as info:
+    with pytest.raises(InputError) as info:  # before the first stage runs
         wf.run({})
-    assert "'data'" in str(info.value)
-    assert info.value.step == "first"
+    assert "task 'first' takes 'data'" in str(info.value)
+    assert list(wf.events) == []
 
 
 def test_stage_errors_keep_the_users_exception_as_cause() -> None:

@@ -9,6 +9,9 @@ import pytest
 from pydantic import BaseModel
 
 from plait import Flow, PlanError, Workflow, and_, compile, listen, or_, reducer, router, start
+from plait.define import AllOf, AnyOf, Leaf
+from plait.plan import PlanStep
+from plait.plan._graph import edges_of, runs_once, strongly_connected
 
 
 def problems_of(definition: object) -> tuple[str, ...]:
@@ -341,3 +344,140 @@ def test_router_labels_are_read_from_conditional_returns() -> None:
         def on_no(self) -> None: ...
 
     assert sorted(compile(Ternary).step("r").labels or ()) == ["no", "yes"]
+
+
+# -- routers that may run more than once ----------------------------------------------
+
+
+class TwiceRouted(Flow):
+    """``r`` fires on either start step, so it runs twice and may take both labels."""
+
+    @start()
+    def a(self) -> int:
+        return 1
+
+    @start()
+    def b(self) -> int:
+        return 2
+
+    @router(or_(a, b))
+    def r(self, n: int) -> Literal["odd", "even"]:
+        return "odd" if n % 2 else "even"
+
+    @listen("odd")
+    def on_odd(self) -> None: ...
+
+    @listen("even")
+    def on_even(self) -> None: ...
+
+
+def test_and_over_two_labels_of_a_router_that_runs_twice_is_fine() -> None:
+    class Both(TwiceRouted):
+        @listen(and_("odd", "even"))
+        def both(self) -> str:
+            return "both seen"
+
+    compile(Both)
+    flow = Both()
+    flow.kickoff()
+    assert [e.step for e in flow.events if type(e).__name__ == "StepCompleted"].count("both") == 1
+
+
+def test_branches_of_a_router_that_runs_twice_may_overlap() -> None:
+    class Racing(TwiceRouted):
+        @listen("odd")
+        def write_odd(self) -> None:
+            self.state["winner"] = "odd"
+
+        @listen("even")
+        def write_even(self) -> None:
+            self.state["winner"] = "even"
+
+    (problem,) = problems_of(Racing)
+    assert "'write_odd' and 'write_even'" in problem and "'winner'" in problem
+
+
+def test_a_router_behind_a_start_step_with_a_trigger_runs_twice() -> None:
+    class Again(Flow):
+        @start()
+        def s(self) -> None: ...
+
+        @start(s)  # runs at the start, and again once s completes
+        def t(self) -> None: ...
+
+        @router(t)
+        def r(self) -> Literal["yes", "no"]:
+            return "yes" if self.state.get("q") else "no"
+
+        @listen("yes")
+        def on_yes(self) -> None:
+            self.state["q"] = 1
+
+        @listen("no")
+        def on_no(self) -> None:
+            self.state["q"] = 2
+
+        @listen(and_("yes", "no"))
+        def both(self) -> None: ...
+
+    (problem,) = problems_of(Again)  # both may fire; the two writers may overlap
+    assert "'on_yes' and 'on_no'" in problem
+
+
+def _once(steps: list[PlanStep]) -> dict[str, bool]:
+    cycles = strongly_connected(edges_of(steps))
+    return runs_once(steps, {name for comp in cycles for name in comp})
+
+
+def test_runs_once_follows_the_trigger_rules() -> None:
+    steps = [
+        PlanStep("s", start=True),
+        PlanStep("t", start=True, trigger=Leaf("step", "s")),
+        PlanStep("r", kind="router", trigger=Leaf("step", "s"), labels=("x", "y")),
+        PlanStep("on_x", trigger=Leaf("label", "x")),
+        PlanStep("both", trigger=AllOf((Leaf("step", "s"), Leaf("step", "on_x")))),
+        PlanStep("after_t", trigger=Leaf("step", "t")),
+        PlanStep("either", trigger=AnyOf((Leaf("step", "s"), Leaf("step", "on_x")))),
+        PlanStep("only", trigger=AnyOf((Leaf("step", "on_x"),))),
+        PlanStep("ev", trigger=Leaf("event", "tick")),
+        PlanStep("mixed", trigger=AllOf((Leaf("step", "s"), Leaf("event", "tick")))),
+        PlanStep("loop_a", kind="router", trigger=Leaf("label", "again"), labels=("again",)),
+        PlanStep("after_loop", trigger=Leaf("step", "loop_a")),
+        PlanStep("r2", kind="router", trigger=Leaf("step", "s"), labels=("x",)),
+        PlanStep("x_of_two", trigger=Leaf("label", "x")),  # x has two routers now
+    ]
+    once = _once(steps)
+    assert once == {
+        "s": True,
+        "t": False,
+        "r": True,
+        "on_x": False,  # label x: two routers (r, r2)
+        "both": False,
+        "after_t": False,
+        "either": False,
+        "only": False,
+        "ev": False,
+        "mixed": False,
+        "loop_a": False,
+        "after_loop": False,
+        "r2": True,
+        "x_of_two": False,
+    }
+
+
+def test_runs_once_through_a_label_of_a_single_router() -> None:
+    steps = [
+        PlanStep("s", start=True),
+        PlanStep("r", kind="router", trigger=Leaf("step", "s"), labels=("x", "y")),
+        PlanStep("on_x", trigger=Leaf("label", "x")),
+        PlanStep("join", trigger=AllOf((Leaf("label", "x"), Leaf("label", "y")))),
+    ]
+    assert _once(steps) == {"s": True, "r": True, "on_x": True, "join": True}
+
+
+def test_runs_once_on_a_long_chain_needs_no_deep_recursion() -> None:
+    n = 20_000
+    steps = [PlanStep("s0", start=True)]
+    steps += [PlanStep(f"s{i}", trigger=Leaf("step", f"s{i - 1}")) for i in range(1, n)]
+    once = _once(steps)
+    assert len(once) == n and all(once.values())

@@ -144,8 +144,7 @@ def plot(
     debug: Debug = False,
 ) -> None:
     """Draw a flow's plan as Mermaid text or an HTML page (an SVG drawing, no network)."""
-    from plait.plan import compile
-    from plait.plan._render import render
+    from plait.plan import compile, render
 
     with reported(_debugging(ctx, debug)):
         text = render(compile(load_target(target, instantiate=False)), fmt.value)

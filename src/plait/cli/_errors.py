@@ -33,24 +33,35 @@ def print_traceback(exc: BaseException) -> None:
 
 @contextmanager
 def reported(debug: bool) -> Iterator[None]:
-    """Turn errors into a message and exit code 1 (and a traceback with ``debug``)."""
+    """Turn errors into a message and exit code 1 (and a traceback with ``debug``).
+
+    Anything a step raises lands here, ``BaseException`` too (``SystemExit``, a user's
+    ``class Stop(BaseException)``, ``CancelledError``); Ctrl-C exits 130.
+    """
     try:
         yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt as exc:
+        if debug:
+            print_traceback(exc)
+        print_error("interrupted", title="Cancelled")
+        raise typer.Exit(130) from None
     except PlanError as exc:
         if debug:
             print_traceback(exc)
         count = len(exc.problems)
         noun = "problem" if count == 1 else "problems"
-        print_error(f"flow {exc.name!r} has {count} {noun}:", title="Invalid", bullets=exc.problems)
+        print_error(
+            f"{exc.kind} {exc.name!r} has {count} {noun}:", title="Invalid", bullets=exc.problems
+        )
         raise typer.Exit(1) from None
     except PlaitError as exc:
         if debug:
             print_traceback(exc)
         print_error(str(exc), title=type(exc).__name__)
         raise typer.Exit(1) from None
-    except Exception as exc:
+    except BaseException as exc:
         if debug:
             print_traceback(exc)
         hint = "" if debug else " (run with --debug for the traceback)"

@@ -17,7 +17,7 @@ from plait.cli._progress import RunProgress
 from plait.cli._timeline import counted, render_timeline, run_duration, spans
 from plait.core import PlaitError
 from plait.plan import compile
-from plait.runtime import Event, RunFailed, RunStarted, StepCompleted
+from plait.runtime import Event, RunCompleted, RunFailed, RunStarted
 
 
 def parse_inputs(pairs: Sequence[str], inputs_json: str | None) -> dict[str, Any]:
@@ -91,20 +91,16 @@ def execute(
             outcome.error = exc
     outcome.wall = time.perf_counter() - t0
     if outcome.error is None:
-        outcome.output = _result(definition, outcome.events)
+        outcome.output = _result(outcome.events)
     return outcome
 
 
-def _result(definition: Any, events: Sequence[Event]) -> Any:
-    """What ``kickoff()``/``run()`` would have returned."""
-    plan = compile(definition)
-    if plan.kind == "workflow":
-        from plait.engine._bind import workflow_result
-
-        outputs = {e.step: e.output for e in events if isinstance(e, StepCompleted)}
-        return workflow_result(plan, outputs)
-    last = events[-1] if events else None
-    return getattr(last, "output", None)
+def _result(events: Sequence[Event]) -> Any:
+    """What ``kickoff()``/``run()`` returned: the output ``RunCompleted`` carries."""
+    for event in reversed(events):
+        if isinstance(event, RunCompleted):
+            return event.output
+    return None
 
 
 def jsonable(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""L0: errors, ids, serialisation helpers, optional extras. No imports from plait layers."""
+"""L0: errors, run ids and optional extras. No imports from plait layers."""
 
 from plait.core._errors import (
     DefinitionError,
@@ -8,10 +8,8 @@ from plait.core._errors import (
     PlaitError,
     PlanError,
     RouterError,
-    RunCancelled,
     RunError,
     StageValidationError,
-    StateConflictError,
     StepError,
     StepTimeoutError,
     StoreError,
@@ -27,10 +25,8 @@ __all__ = [
     "PlaitError",
     "PlanError",
     "RouterError",
-    "RunCancelled",
     "RunError",
     "StageValidationError",
-    "StateConflictError",
     "StepError",
     "StepTimeoutError",
     "StoreError",

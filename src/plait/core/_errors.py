@@ -11,12 +11,9 @@
     │   │   ├── StepTimeoutError a step ran past its timeout
     │   │   └── StageValidationError  a pipeline stage's input or output failed validation
     │   ├── RouterError          a router returned a label nobody listens to, or not a str
-    │   ├── LoopLimitError       a step was called more often than its call limit
-    │   └── StateConflictError   parallel steps wrote the same state key without a reducer
+    │   └── LoopLimitError       a step was called more often than its call limit
     ├── StoreError               a store could not read or write a run
     └── MissingExtraError        an optional dependency is not installed
-
-Signals that must unwind user code derive from ``BaseException`` (see ``RunCancelled``).
 """
 
 from __future__ import annotations
@@ -33,10 +30,14 @@ class DefinitionError(PlaitError):
 
 
 class PlanError(DefinitionError):
-    """``compile()`` found one or more problems; ``problems`` lists all of them."""
+    """``compile()`` found one or more problems; ``problems`` lists all of them.
+
+    ``kind`` is what was compiled (``"flow"`` or ``"workflow"``), ``name`` its name.
+    """
 
     def __init__(self, name: str, problems: Sequence[str], *, kind: str = "flow") -> None:
         self.name = name
+        self.kind = kind
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
@@ -82,17 +83,9 @@ class LoopLimitError(RunError):
     """A step ran more often than its call limit (a runaway loop)."""
 
 
-class StateConflictError(RunError):
-    """Two steps running at once wrote the same state key, and it has no reducer."""
-
-
 class StoreError(PlaitError):
     """A store could not read or write a run."""
 
 
 class MissingExtraError(PlaitError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
-
-
-class RunCancelled(BaseException):
-    """Raised inside steps when their run is cancelled; user code cannot swallow it."""

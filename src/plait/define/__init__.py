@@ -2,9 +2,31 @@
 
 from plait.define._flow import Flow
 from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy, StepOptions
-from plait.define._state import Reducer, build_state, is_model_type, reducer, state_dict
+from plait.define._port import install_engine
+from plait.define._state import (
+    Reducer,
+    StateDict,
+    assignment_problem,
+    build_state,
+    current_step,
+    is_model_type,
+    live_mapping,
+    reducer,
+    reducers_of,
+    state_fields,
+)
 from plait.define._steps import StepDef, is_async_callable, listen, router, start
-from plait.define._triggers import AllOf, AnyOf, Condition, Leaf, and_, leaves, on_event, or_
+from plait.define._triggers import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Leaf,
+    LeafKind,
+    and_,
+    leaves,
+    on_event,
+    or_,
+)
 from plait.define._workflow import Workflow, task_params
 
 __all__ = [
@@ -14,22 +36,29 @@ __all__ = [
     "Condition",
     "Flow",
     "Leaf",
+    "LeafKind",
     "Reducer",
     "RetryPolicy",
+    "StateDict",
     "StepDef",
     "StepOptions",
     "Workflow",
     "and_",
+    "assignment_problem",
     "build_state",
+    "current_step",
+    "install_engine",
     "is_async_callable",
     "is_model_type",
     "leaves",
     "listen",
+    "live_mapping",
     "on_event",
     "or_",
     "reducer",
+    "reducers_of",
     "router",
     "start",
-    "state_dict",
+    "state_fields",
     "task_params",
 ]

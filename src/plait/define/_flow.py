@@ -4,26 +4,59 @@ from __future__ import annotations
 
 import copy
 import typing
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from plait.core import DefinitionError, RunError
 from plait.define import _port
 from plait.define._policies import DEFAULT_MAX_CALLS
-from plait.define._state import build_state, reducers_of
+from plait.define._state import build_state, is_model_type, reducers_of
 from plait.define._steps import STEP_ATTR, UNAPPLIED_ATTR, StepDef
 
 StateT = TypeVar("StateT")
 
 
-def _state_type_of(cls: type) -> type | None:
+def _declared_state(cls: type) -> type | None:
+    """The state type named by ``Flow[...]``: a pydantic model, or ``None`` for a dict."""
     for klass in cls.__mro__:
         for base in getattr(klass, "__orig_bases__", ()):
-            if typing.get_origin(base) is Flow:
-                args = typing.get_args(base)
-                if args and isinstance(args[0], type):
-                    return None if args[0] is dict else args[0]
+            if typing.get_origin(base) is not Flow:
+                continue
+            args = typing.get_args(base)
+            arg = args[0] if args else Any
+            if isinstance(arg, TypeVar) or arg is Any:
+                return None  # a generic base: a subclass may name the type
+            if (typing.get_origin(arg) or arg) is dict:
+                return None
+            if is_model_type(arg):
+                return arg
+            shown = getattr(arg, "__name__", None) or repr(arg)
+            raise DefinitionError(
+                f"flow {cls.__name__!r}: Flow[{shown}] is not a state type plait can use; "
+                "write Flow[M] with a pydantic model M (class M(BaseModel): ...), or "
+                "Flow / Flow[dict] for dict state"
+            )
     return None
+
+
+def _state_type_of(cls: type) -> type | None:
+    """``Flow[M]``, else the model that ``initial_state`` names (a class or an instance,
+    as in CrewAI), else ``None`` (dict state)."""
+    declared = _declared_state(cls)
+    initial = getattr(cls, "initial_state", None)
+    from_initial: type | None = None
+    if is_model_type(initial):
+        from_initial = initial
+    elif initial is not None and is_model_type(type(initial)):
+        from_initial = type(initial)
+    if declared is None:
+        return from_initial
+    if from_initial is not None and not issubclass(from_initial, declared):
+        raise DefinitionError(
+            f"flow {cls.__name__!r}: initial_state is a {from_initial.__name__}, but the "
+            f"flow's state is Flow[{declared.__name__}]; make them the same model"
+        )
+    return declared
 
 
 _RESERVED: frozenset[str] = frozenset()  # filled in below, from Flow's own names
@@ -38,7 +71,9 @@ class Flow(Generic[StateT]):
     completed, and ``flow.state`` holds the final state.
 
     Class options: ``name`` (defaults to the class name), ``max_calls`` (default call
-    limit per step), ``reducers`` (``{"key": fn}`` for dict state), ``initial_state``.
+    limit per step), ``reducers`` (``{"key": fn}`` for dict state), ``initial_state`` (a
+    dict, or as in CrewAI a pydantic model class or instance, which then is the state type
+    when the class does not say ``Flow[...]``).
     """
 
     __plait_steps__: ClassVar[dict[str, StepDef]] = {}
@@ -48,11 +83,22 @@ class Flow(Generic[StateT]):
     reducers: ClassVar[Mapping[str, Callable[[Any, Any], Any]]] = {}
     initial_state: ClassVar[Any] = None
 
+    # Instance attributes, with class defaults so that a subclass whose __init__ does not
+    # call super().__init__() still works. Immutable defaults only: each instance makes
+    # its own list when it first needs one.
+    _state: Any = None
+    _initial: Any = None
+    _running: bool = False
+    _listeners: Sequence[Callable[[Any], None]] = ()
+    run_id: str = ""
+    events: Sequence[Any] = ()
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
         steps: dict[str, StepDef] = {}
+        aliases: dict[str, StepDef] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 unapplied = getattr(value, UNAPPLIED_ATTR, None)
@@ -68,28 +114,33 @@ class Flow(Generic[StateT]):
                             f"flow {cls.__name__!r}: a step may not be named {attr!r}, which "
                             "the Flow class uses itself; rename the method"
                         )
+                    if attr != step.name:  # an alias (first = begin): one step, one name
+                        aliases[attr] = step
+                        continue
                     steps[attr] = step
                 elif attr in steps:  # a subclass replaced a step with a plain attribute
                     del steps[attr]
+        for attr, step in aliases.items():
+            if step.name not in steps:
+                raise DefinitionError(
+                    f"flow {cls.__name__!r}: attribute {attr!r} holds a step whose function "
+                    f"is named {step.name!r}; give them one name (a decorator between "
+                    "@start/@listen/@router and the method needs functools.wraps)"
+                )
         cls.__plait_steps__ = steps
         cls.__plait_state_type__ = _state_type_of(cls)
 
     def __init__(self, **state: Any) -> None:
-        self._state: Any = None
-        self._initial: Any = dict(state) if state else None
-        self.run_id: str = ""
-        self.events: list[Any] = []
-        self._running = False
-        self._listeners: list[Callable[[Any], None]] = []
+        self._initial = dict(state) if state else None
 
     def subscribe(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """Call ``fn(event)`` for every event of this flow's runs, as they happen."""
-        self._listeners.append(fn)
+        self._listeners = [*self._listeners, fn]
         return fn
 
     def on_state_change(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """Call ``fn(change)`` with each ``StateChanged`` event (step, changes, removed)."""
-        self._listeners.append(lambda e: fn(e) if type(e).__name__ == "StateChanged" else None)
+        self.subscribe(lambda e: fn(e) if type(e).__name__ == "StateChanged" else None)
         return fn
 
     @property
@@ -101,9 +152,13 @@ class Flow(Generic[StateT]):
 
     @property
     def state(self) -> StateT:
-        """The run's state: a dict, or the flow's pydantic model instance."""
+        """The run's state: a dict, or the flow's pydantic model instance.
+
+        Before the first run it is the state the run will start from: changes made to it
+        then (``flow.state.topic = "x"``) are kept, as in CrewAI.
+        """
         if self._state is None:
-            self._state = self._new_state(None, "")
+            self._state = self._initial = self._new_state(None, "")
         return self._state  # type: ignore[no-any-return]
 
     @state.setter
@@ -123,7 +178,7 @@ class Flow(Generic[StateT]):
         ``inputs``."""
         initial: Any = self.initial_state
         if isinstance(initial, type):
-            initial = None
+            initial = None  # a model class: its defaults
         chosen = self._initial
         if chosen is not None and not isinstance(chosen, Mapping):
             initial = chosen  # a whole state object set by the user

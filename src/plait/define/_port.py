@@ -73,7 +73,9 @@ def run_sync(awaitable: Coroutine[Any, Any, T], what: str) -> T:
     )
 
 
-def install(engine: Engine) -> None:
+def install_engine(engine: Engine) -> None:
+    """Make ``engine`` the one behind ``kickoff()`` and ``run()`` (``plait.engine`` calls
+    this when it is imported)."""
     global _engine
     _engine = engine
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Self
 
-from plait.core import InputError
+from plait.core import DefinitionError, InputError
 
 Reducers = Mapping[str, Callable[[Any, Any], Any]]
 
@@ -101,6 +103,10 @@ class StateDict(dict[str, Any]):
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
+    def __ior__(self, other: Any) -> Self:  # type: ignore[override,misc]
+        self.update(other)  # state |= {...}: through reducers and writer tracking
+        return self
+
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
             self[key] = default
@@ -140,8 +146,12 @@ def build_state(
         base = copy.deepcopy(initial) if isinstance(initial, Mapping) else {}
         plain = dict(base)
         plain.update(inputs)
-        plain.setdefault("id", run_id)
+        if _unset(plain.get("id")):
+            plain["id"] = run_id
         return StateDict(plain, reducers)
+    problem = assignment_problem(state_type, reducers or {})
+    if problem:
+        raise DefinitionError(f"flow {owner!r}: {problem}")
     fields = state_type.model_fields  # type: ignore[attr-defined]
     data: dict[str, Any] = {}
     if initial is not None:
@@ -154,7 +164,7 @@ def build_state(
             f"{state_type.__name__}; its fields are: {', '.join(fields)}"
         )
     data.update(inputs)
-    if "id" in fields and "id" not in data:
+    if "id" in fields and _unset(data.get("id")) and _takes_run_id(fields["id"]):
         data["id"] = run_id
     try:
         model = state_type.model_validate(data)  # type: ignore[attr-defined]
@@ -175,13 +185,57 @@ def build_state(
             f"flow {owner!r}: inputs do not fit state {state_type.__name__}:\n  "
             + "\n  ".join(parts)
         ) from None
-    # pydantic assigns fields through the instance's __dict__: a StateDict there sees them.
+    # pydantic assigns fields through the instance's __dict__: a StateDict there sees them
+    # (validate_assignment=True replaces __dict__ instead; see live_mapping()).
     object.__setattr__(model, "__dict__", StateDict(model.__dict__, reducers))
     return model
 
 
-def state_dict(state: Any) -> dict[str, Any]:
-    """The live mapping behind a state (the dict itself, or a model's ``__dict__``)."""
+def _unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value)
+
+
+def _takes_run_id(info: Any) -> bool:
+    """Whether a model's ``id`` field should hold the run id: it is required, or defaults
+    to ``""``/``None``, and it accepts a str (``id: UUID = Field(default_factory=uuid4)``
+    keeps its own value)."""
+    if not (info.is_required() or _unset(info.default)):
+        return False
+    annotation = info.annotation
+    if annotation in (str, Any, None):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return str in typing.get_args(annotation) or Any in typing.get_args(annotation)
+    return False
+
+
+def assignment_problem(state_type: type | None, reducers: Iterable[str]) -> str:
+    """Why a state model cannot be used with its reducers ("" when it can).
+
+    With ``validate_assignment=True`` pydantic replaces the model's ``__dict__`` on every
+    assignment, so plait's mapping, which applies reducers, no longer sees the writes.
+    """
+    if state_type is None or not is_model_type(state_type):
+        return ""
+    config = state_type.model_config  # type: ignore[attr-defined]
+    keys = sorted(reducers)
+    if not (config.get("validate_assignment") and keys):
+        return ""
+    return (
+        f"state {state_type.__name__} has validate_assignment=True and reducers for "
+        f"{', '.join(map(repr, keys))}; pydantic replaces the model's fields on each "
+        "validated assignment, so plait cannot apply the reducers. Drop "
+        "validate_assignment, or the reducers"
+    )
+
+
+def live_mapping(state: Any) -> dict[str, Any]:
+    """The mapping behind a state now: a dict state itself, or a model's ``__dict__``.
+
+    Read it again after user code ran: a pydantic model with ``validate_assignment=True``
+    replaces its ``__dict__`` (a plain dict, no longer a :class:`StateDict`) on every
+    validated assignment.
+    """
     if isinstance(state, dict):
         return state
     return state.__dict__  # type: ignore[no-any-return]

@@ -23,8 +23,9 @@ UNAPPLIED_ATTR = "__plait_unapplied__"
 class StepDef:
     """A step as the user defined it, before compile() checks the whole graph.
 
-    ``params`` is how many positional parameters the function takes besides ``self``
-    (flows) — a listener that takes one receives the output that triggered it.
+    ``takes_input`` says whether the function takes a positional parameter besides
+    ``self`` (flows): a listener that takes one receives the output that triggered it.
+    ``depends_on`` names a workflow task's dependencies.
     """
 
     name: str
@@ -39,8 +40,15 @@ class StepDef:
 
     @property
     def ref(self) -> str:
-        """Import path of the function, ``module:qualname``."""
-        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+        """Where the code lives, ``module:qualname``: the function's, or for a callable
+        object without them (``functools.partial``, an instance with ``__call__``) its
+        type's."""
+        fn = self.fn
+        module = getattr(fn, "__module__", None)
+        qualname = getattr(fn, "__qualname__", None)
+        if not (isinstance(module, str) and isinstance(qualname, str)):
+            module, qualname = type(fn).__module__, type(fn).__qualname__
+        return f"{module}:{qualname}"
 
 
 def positional_arity(fn: Callable[..., Any], *, skip_self: bool) -> int:

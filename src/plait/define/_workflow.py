@@ -16,22 +16,62 @@ from plait.define._triggers import AllOf, Condition, Leaf, ref_name
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@functools.lru_cache(maxsize=4096)
-def task_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """(required names, optional names, takes ``**kwargs``) of a task function."""
+Shape = tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...]]
+"""(required names, optional names, takes ``**kwargs``, positional-only names)."""
+
+
+def _read_shape(fn: Callable[..., Any]) -> Shape:
     required: list[str] = []
     optional: list[str] = []
+    positional: list[str] = []
     var_kw = False
     for p in inspect.signature(fn).parameters.values():
         if p.kind is p.VAR_KEYWORD:
             var_kw = True
-        elif p.kind is p.VAR_POSITIONAL:
             continue
-        elif p.default is p.empty:
+        if p.kind is p.VAR_POSITIONAL:
+            continue
+        if p.kind is p.POSITIONAL_ONLY:
+            positional.append(p.name)
+        if p.default is p.empty:
             required.append(p.name)
         else:
             optional.append(p.name)
-    return tuple(required), tuple(optional), var_kw
+    return tuple(required), tuple(optional), var_kw, tuple(positional)
+
+
+_cached_shape = functools.lru_cache(maxsize=4096)(_read_shape)
+
+
+def _shape(fn: Callable[..., Any]) -> Shape:
+    try:
+        return _cached_shape(fn)
+    except TypeError:  # an unhashable callable object (or no signature: raises again)
+        return _read_shape(fn)
+
+
+def task_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(required names, optional names, takes ``**kwargs``) of a task function."""
+    required, optional, var_kw, _ = _shape(fn)
+    return required, optional, var_kw
+
+
+def _check_signature(workflow: str, task: str, fn: Callable[..., Any]) -> None:
+    """Tasks are called with keyword arguments: their signature must be readable and take
+    no positional-only parameters."""
+    try:
+        positional = _shape(fn)[3]
+    except (TypeError, ValueError):
+        raise DefinitionError(
+            f"workflow {workflow!r}: cannot read the parameters of task {task!r} ({fn!r}); "
+            "wrap it in a def that calls it"
+        ) from None
+    if positional:
+        raise DefinitionError(
+            f"workflow {workflow!r}: task {task!r} takes positional-only parameter(s) "
+            f"{', '.join(map(repr, positional))}, but tasks receive their arguments by "
+            "name; remove the '/' from its signature"
+        )
 
 
 def _after(deps: tuple[str, ...]) -> Condition | None:
@@ -80,6 +120,7 @@ class Workflow:
         """The compiled plan, cached by ``compile()`` until a task is added."""
         self.run_id = ""
         self.events: list[Any] = []
+        self._running = False
 
     def add(
         self,
@@ -101,6 +142,7 @@ class Workflow:
             )
         if task_name in self.__plait_steps__:
             raise DefinitionError(f"workflow {self.name!r}: two tasks are named {task_name!r}")
+        _check_signature(self.name, task_name, fn)
         deps = tuple(ref_name(d) for d in depends_on)
         if len(set(deps)) != len(deps):
             raise DefinitionError(

@@ -3,10 +3,10 @@
 Importing it installs the engine behind ``Flow.kickoff()`` and ``Workflow.run()``.
 """
 
-from plait.define import _port
+from plait.define import install_engine
 from plait.engine._backends import open_store
 from plait.engine._engine import ENGINE, Engine
 
-_port.install(ENGINE)
+install_engine(ENGINE)
 
 __all__ = ["ENGINE", "Engine", "open_store"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from plait.define import Flow, Workflow, task_params
 from plait.plan import Plan
 from plait.runtime import Binding
-from plait.runtime._bindings import Mode, Source
 
 
 def bindings_for(definition: Any, plan: Plan) -> dict[str, Binding]:
@@ -25,8 +24,9 @@ def _bind(definition: Any, plan: Plan) -> dict[str, Binding]:
         cls = type(definition)
         for step in plan.steps:
             fn = cls.__plait_steps__[step.name].fn
-            mode: Mode = "payload" if step.takes_input else "none"
-            out[step.name] = Binding(fn, step.is_async, mode, method=True)
+            out[step.name] = Binding(
+                fn, step.is_async, "payload" if step.takes_input else "none", method=True
+            )
         return out
     if not isinstance(definition, Workflow):
         raise TypeError(f"cannot bind {definition!r}")
@@ -34,16 +34,41 @@ def _bind(definition: Any, plan: Plan) -> dict[str, Binding]:
         fn = definition.__plait_steps__[step.name].fn
         required, optional, var_kw = task_params(fn)
         deps = set(step.depends_on)
-        params: list[tuple[str, Source]] = []
-        for name in required:
-            params.append((name, "dep" if name in deps else "state"))
-        for name in optional:
-            params.append((name, "dep" if name in deps else "optional"))
-        task_mode: Mode = "params" if params or var_kw else "none"
+        params = (
+            *((name, _source(name, deps, "state")) for name in required),
+            *((name, _source(name, deps, "optional")) for name in optional),
+        )
         out[step.name] = Binding(
-            fn, step.is_async, task_mode, tuple(params), step.depends_on, var_kw
+            fn,
+            step.is_async,
+            "params" if params or var_kw else "none",
+            params,
+            step.depends_on,
+            var_kw,
         )
     return out
+
+
+def _source(
+    name: str, deps: set[str], otherwise: Literal["state", "optional"]
+) -> Literal["dep", "state", "optional"]:
+    """Where a task parameter's value comes from (``Binding.params``; mypy checks that
+    these literals match the runtime's)."""
+    return "dep" if name in deps else otherwise
+
+
+def inputs_needed(definition: Any, plan: Plan) -> tuple[tuple[str, str], ...]:
+    """(task, parameter) for each task parameter that only the run's inputs can give: not
+    a dependency, without a default (workflows with dict state)."""
+    found = plan.cache.get("inputs_needed")
+    if found is None:
+        found = plan.cache["inputs_needed"] = tuple(
+            (task, name)
+            for task, binding in bindings_for(definition, plan).items()
+            for name, source in binding.params
+            if source == "state"
+        )
+    return found
 
 
 def workflow_result(plan: Plan, outputs: dict[str, Any]) -> Any:

@@ -7,14 +7,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
-from plait.core import RunError, new_run_id
-from plait.define import Flow, build_state, state_dict
-from plait.define._state import reducers_of
+from plait.core import InputError, RunError, new_run_id
+from plait.define import Flow, build_state, is_model_type, live_mapping, reducers_of
 from plait.engine._backends import open_store
-from plait.engine._bind import bindings_for, workflow_result
+from plait.engine._bind import bindings_for, inputs_needed, workflow_result
 from plait.executors import LocalExecutor
-from plait.plan import Plan, compile
-from plait.plan._render import render
+from plait.plan import Plan, compile, render
 from plait.runtime import Event, Executor, RunLoop, Store, TriggerIndex, current_context
 
 log = logging.getLogger("plait")
@@ -39,8 +37,30 @@ def _safe(fn: Callable[[Event], None]) -> Callable[[Event], None]:
     return call
 
 
+def _check_task_inputs(definition: Any, plan: Plan, inputs: Mapping[str, Any]) -> None:
+    """Every task parameter that only the inputs can give is in them (dict state)."""
+    missing = [
+        (task, name)
+        for task, name in inputs_needed(definition, plan)
+        if name not in inputs and name != "id"  # the state's id is the run id
+    ]
+    if not missing:
+        return
+    lines = [
+        f"task {task!r} takes {name!r}, which is neither one of its dependencies nor in "
+        "the run's inputs"
+        for task, name in missing
+    ]
+    names = sorted({name for _, name in missing})
+    example = ", ".join(f"{n!r}: ..." for n in names)
+    raise InputError(
+        f"workflow {plan.name!r}: " + "; ".join(lines) + f". Pass inputs={{{example}}}, "
+        "give the parameter a default, or add the task it should come from to depends_on"
+    )
+
+
 class Engine:
-    """Implements the definitions' port (``plait.define._port.Engine``)."""
+    """What definitions run on: the ``Engine`` protocol of their port in ``plait.define``."""
 
     async def run(
         self,
@@ -54,20 +74,32 @@ class Engine:
     ) -> Any:
         """Run ``definition``; ``store`` is a Store or URL, ``executor`` an Executor."""
         plan = compile(definition)
-        run_id = run_id or new_run_id()
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise InputError(
+                f"{plan.kind} {plan.name!r}: inputs must be a mapping of names to values, "
+                f"got {type(inputs).__name__}; pass a dict such as inputs={{'topic': 'AI'}}"
+            )
         inputs = dict(inputs or {})
+        if definition._running:
+            again = (
+                "create another instance to run it twice at once"
+                if plan.kind == "flow"
+                else "wait for that run to end, or define a second Workflow to run two at once"
+            )
+            raise RunError(
+                f"{plan.kind} {plan.name!r} is already running; its state, run_id and "
+                f"events describe one run at a time: {again}",
+                flow=plan.name,
+            )
+        run_id = run_id or new_run_id()
         if isinstance(definition, Flow):
-            if definition._running:
-                raise RunError(
-                    f"flow {plan.name!r} is already running on this instance; create "
-                    "another instance to run it twice at once",
-                    flow=plan.name,
-                )
             state = definition._new_state(inputs, run_id)
             definition._state = state
             subscribers = [*definition._listeners, *listeners]
         else:
             state_type = definition.__plait_state_type__
+            if not is_model_type(state_type):
+                _check_task_inputs(definition, plan, inputs)
             reducers = reducers_of(state_type, definition.reducers)
             state = build_state(plan.name, state_type, None, inputs, run_id, reducers)
             definition.state = state
@@ -84,7 +116,7 @@ class Engine:
             executor=the_executor,
             run_id=run_id,
             state=state,
-            live=state_dict(state),
+            live=live_mapping(state),
             listeners=[_safe(fn) for fn in subscribers],
             index=_index(plan),
             owner=definition,
@@ -92,13 +124,11 @@ class Engine:
             if plan.kind == "workflow"
             else None,
         )
-        if isinstance(definition, Flow):
-            definition._running = True
+        definition._running = True  # no await since the check above: no race
         try:
             output = await loop.run(inputs)
         finally:
-            if isinstance(definition, Flow):
-                definition._running = False
+            definition._running = False
             definition.events = loop.events
             if own_executor:
                 await the_executor.close()

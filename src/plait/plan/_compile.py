@@ -19,9 +19,12 @@ from plait.define import (
     Leaf,
     StepDef,
     Workflow,
+    assignment_problem,
     leaves,
+    reducers_of,
+    state_fields,
+    task_params,
 )
-from plait.define._state import reducers_of, state_fields
 from plait.plan._graph import check_dag, check_graph
 from plait.plan._model import Plan, PlanStep
 from plait.plan._source import router_labels, state_writes
@@ -171,6 +174,9 @@ def _compile_now(definition: Any) -> Plan:
 
     reducers = reducers_of(state_type, declared_reducers)
     fields = state_fields(state_type)
+    problem = assignment_problem(state_type, reducers)
+    if problem:
+        problems.append(problem)
     if fields is not None:
         for step_name, keys in writes_of.items():
             for key in keys:
@@ -211,8 +217,6 @@ def _compile_now(definition: Any) -> Plan:
 def _check_task_params(
     steps: dict[str, StepDef], fields: tuple[str, ...], problems: list[str]
 ) -> None:
-    from plait.define import task_params
-
     for step in steps.values():
         required, _, _ = task_params(step.fn)
         for param in required:
@@ -221,9 +225,3 @@ def _check_task_params(
                     f"task {step.name!r} takes {param!r}, which is neither one of its "
                     f"dependencies ({', '.join(step.depends_on) or 'none'}) nor a state field"
                 )
-
-
-def leaf_names(cond: Condition | None, kind: str) -> list[str]:
-    if cond is None:
-        return []
-    return [leaf.name for leaf in leaves(cond) if leaf.kind == kind]

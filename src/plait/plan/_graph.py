@@ -212,8 +212,9 @@ def check_graph(
             problems.append(
                 f"step {s.name!r} can never run: no start step leads to {s.trigger.describe()}"
             )
-    _check_exclusive_joins(steps, in_cycle, problems)
-    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems, _gates(steps, in_cycle))
+    once = runs_once(steps, in_cycle)
+    _check_exclusive_joins(steps, once, problems)
+    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems, _gates(steps, once))
 
 
 def check_dag(
@@ -260,12 +261,86 @@ def edges_for_label(steps: list[PlanStep], label: str) -> set[str]:
     }
 
 
-def _check_exclusive_joins(steps: list[PlanStep], in_cycle: set[str], problems: list[str]) -> None:
-    """and_ of two labels of one router that runs at most once can never fire."""
-    label_owner: dict[str, list[str]] = defaultdict(list)
+def _label_owners(steps: list[PlanStep]) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = defaultdict(list)
     for s in steps:
         for label in s.labels or ():
-            label_owner[label].append(s.name)
+            owners[label].append(s.name)
+    return owners
+
+
+def runs_once(steps: list[PlanStep], in_cycle: set[str]) -> dict[str, bool]:
+    """Step -> whether it runs at most once per run.
+
+    A start step without a trigger runs once; one with a trigger may run again. A step
+    in a cycle, or fired by ``or_`` or an event, may run many times. A step fired by a
+    step, or by a label of its only router, runs as often as that; one fired by ``and_``
+    runs once when every part does. Iterative: long chains need no deep recursion.
+    """
+    by_name = {s.name: s for s in steps}
+    owners = _label_owners(steps)
+
+    def needs(cond: Condition) -> list[str] | None:
+        """Steps that must all run once for ``cond`` to fire once (None: it may fire
+        more often)."""
+        if isinstance(cond, Leaf):
+            if cond.kind == "step":
+                return [cond.name]
+            if cond.kind == "label" and len(owners.get(cond.name, ())) == 1:
+                return [owners[cond.name][0]]
+            return None  # an event, or a label of several (or undeclared) routers
+        if isinstance(cond, AnyOf):
+            return needs(cond.children[0]) if len(cond.children) == 1 else None
+        out: list[str] = []
+        for child in cond.children:
+            part = needs(child)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
+
+    def depends(name: str) -> list[str] | None:
+        step = by_name.get(name)
+        if step is None or name in in_cycle:
+            return None
+        if step.trigger is None:
+            return []  # a plain start step
+        if step.start:
+            return None  # runs at the start, and again when its trigger fires
+        return needs(step.trigger)
+
+    once: dict[str, bool] = {}
+    for s in steps:
+        stack = [s.name]
+        entered: set[str] = set()
+        while stack:
+            name = stack[-1]
+            if name in once:
+                stack.pop()
+                continue
+            deps = depends(name)
+            if deps is None:
+                once[name] = False
+                stack.pop()
+                continue
+            pending = [d for d in deps if d not in once]
+            if not pending:
+                once[name] = all(once[d] for d in deps)
+                stack.pop()
+            elif any(d in entered for d in pending):  # a loop the cycle check missed
+                once[name] = False
+                stack.pop()
+            else:
+                entered.add(name)
+                stack.extend(pending)
+    return once
+
+
+def _check_exclusive_joins(
+    steps: list[PlanStep], once: dict[str, bool], problems: list[str]
+) -> None:
+    """and_ of two labels of one router that runs at most once can never fire."""
+    label_owner = _label_owners(steps)
     for s in steps:
         if not isinstance(s.trigger, AllOf):
             continue
@@ -274,7 +349,7 @@ def _check_exclusive_joins(steps: list[PlanStep], in_cycle: set[str], problems: 
             if not (isinstance(child, Leaf) and child.kind == "label"):
                 continue
             owners = label_owner.get(child.name, [])
-            if len(owners) != 1 or owners[0] in in_cycle:
+            if len(owners) != 1 or not once.get(owners[0], False):
                 continue
             owner = owners[0]
             if owner in seen and seen[owner] != child.name:
@@ -287,13 +362,11 @@ def _check_exclusive_joins(steps: list[PlanStep], in_cycle: set[str], problems: 
             seen[owner] = child.name
 
 
-def _gates(steps: list[PlanStep], in_cycle: set[str]) -> dict[str, tuple[str, str]]:
+def _gates(steps: list[PlanStep], once: dict[str, bool]) -> dict[str, tuple[str, str]]:
     """Step -> (router, label) that every run reaching it goes through, for routers that
-    run at most once (not in a loop). Followed through chains of single-step listeners."""
-    owner: dict[str, list[str]] = defaultdict(list)
-    for s in steps:
-        for label in s.labels or ():
-            owner[label].append(s.name)
+    run at most once (see :func:`runs_once`). Followed through chains of single-step
+    listeners."""
+    owner = _label_owners(steps)
     by_name = {s.name: s for s in steps}
     gates: dict[str, tuple[str, str]] = {}
     for s in steps:
@@ -309,7 +382,7 @@ def _gates(steps: list[PlanStep], in_cycle: set[str]) -> dict[str, tuple[str, st
             node = None
             if isinstance(trig, Leaf) and trig.kind == "label":
                 routers = owner.get(trig.name, [])
-                if len(routers) == 1 and routers[0] not in in_cycle:
+                if len(routers) == 1 and once.get(routers[0], False):
                     gate = (routers[0], trig.name)
             elif isinstance(trig, Leaf) and trig.kind == "step":
                 node = by_name.get(trig.name)

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from plait.core import DefinitionError
-from plait.define import AllOf, AnyOf, Condition, Leaf, RetryPolicy
-from plait.define._triggers import LeafKind
+from plait.define import AllOf, AnyOf, Condition, Leaf, LeafKind, RetryPolicy
 
 PLAN_FORMAT = 1
 """Version of the plan's JSON form; bump it when the shape changes."""

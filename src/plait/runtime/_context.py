@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.core import RunError
-from plait.define._state import current_step
+from plait.define import current_step
 
 if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop

@@ -221,7 +221,19 @@ class RunLoop:
     def _spawn(self, cmd: StartStep) -> None:
         task = self._aio.create_task(self._worker(cmd))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        """Forget a finished worker. Steps' exceptions never escape a worker (they fail
+        the run instead); anything else that does is the run's failure too."""
+        self._tasks.discard(task)
+        if task.cancelled() or self._finished:
+            return
+        error = task.exception()
+        if error is not None:
+            failing = self._aio.create_task(self._fail(error, ""))
+            self._tasks.add(failing)
+            failing.add_done_callback(self._tasks.discard)
 
     async def _worker(self, cmd: StartStep | None) -> None:
         ran = 0
@@ -320,8 +332,6 @@ class RunLoop:
                             step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
                             name,
                         )
-                        if isinstance(exc, KeyboardInterrupt | SystemExit):
-                            raise
                         return None
                     # What the failed attempt wrote is not kept: the retry starts afresh.
                     revert(self._committed, self._live_now(), name, self.view.active)
@@ -421,7 +431,7 @@ class RunLoop:
         self.record(self.new(EventEmitted, step=step, name=name, payload=payload))
         task = self._aio.create_task(self._after_emit())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
 
     async def _after_emit(self) -> None:
         await self.flush()  # the event is durable before its listeners start
