@@ -50,7 +50,13 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class StepOptions:
     """How a step runs: retries, timeout (seconds, per attempt) and its call limit
-    (``None``: the flow's ``max_calls``)."""
+    (``None``: the flow's ``max_calls``).
+
+    A timeout cancels an ``async def`` step. A ``def`` step runs in a thread, which Python
+    cannot stop: on timeout the run stops waiting for it, but the thread finishes its work
+    in the background (and a retry starts while it does). Give blocking work its own
+    timeout (an HTTP client's, say), or make the step async.
+    """
 
     retry: RetryPolicy | None = None
     timeout: float | None = None
