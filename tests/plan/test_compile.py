@@ -21,6 +21,7 @@ from plait import (
     router,
     start,
 )
+from plait.define import Leaf
 
 
 def problems_of(definition: object) -> tuple[str, ...]:
@@ -226,3 +227,27 @@ def test_a_step_call_limit_wins_over_the_flow_default() -> None:
     assert plan.step("default").max_calls == 5
     assert plan.step("small").max_calls == 7
     assert plan.step("explicit").max_calls == 1000
+
+
+def test_a_step_named_like_the_label_it_listens_to_listens_to_the_label() -> None:
+    class F(Flow):
+        @start()
+        def begin(self) -> None:
+            return None
+
+        @router(begin)
+        def route(self) -> str:
+            return "left" if self.state.get("x") else "right"
+
+        @listen("left")
+        def left(self) -> str:
+            return "went left"
+
+        @listen("right")
+        def right(self) -> str:
+            return "went right"
+
+    plan = compile(F)
+    assert plan.step("left").trigger == Leaf("label", "left")
+    assert F().kickoff(inputs={"x": 1}) == "went left"
+    assert F().kickoff() == "went right"

@@ -125,12 +125,16 @@ def _compile_now(definition: Any) -> Plan:
         if cond.kind != "ref":
             return cond
         ref = cond.name
+        if ref in steps and ref in known_labels:
+            if ref == owner:  # a step cannot wait for itself: it means the label
+                return Leaf("label", ref)
+            problems.append(
+                f"step {owner!r} listens to {ref!r}, which is both a step and a router "
+                "label; rename the step or the label"
+            )
+            broken.add(owner)
+            return Leaf("label", ref)
         if ref in steps:
-            if ref in known_labels:
-                problems.append(
-                    f"step {owner!r} listens to {ref!r}, which is both a step and a router "
-                    "label; rename one of them"
-                )
             return Leaf("step", ref)
         if ref in known_labels or open_routers:
             return Leaf("label", ref)
