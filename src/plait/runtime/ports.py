@@ -28,10 +28,17 @@ class RunRecord:
 
 @runtime_checkable
 class Store(Protocol):
-    """Keeps runs and their event logs.
+    """Keeps runs and their event logs. Every store passes the conformance suite in
+    :mod:`plait.testing.conformance`.
 
-    ``append`` returns only once the events are durable (for durable stores); events of
-    one run are appended in ``seq`` order.
+    - ``create_run`` raises :class:`~plait.core.StoreError` for a run id it already has.
+    - ``append`` returns once the events are durable (for durable stores). A run's events
+      are appended in ``seq`` order: a batch whose first ``seq`` is not greater than the
+      last stored one, or that is not increasing, is refused whole (StoreError), and so is
+      a batch holding a value the store cannot serialise — nothing of it is stored.
+    - ``read(run_id, after=n)`` returns the events with ``seq > n`` in order.
+    - ``list_runs`` returns the newest runs first.
+    - Unknown run ids: ``get_run`` returns None; the other calls raise StoreError.
     """
 
     async def create_run(self, record: RunRecord) -> None: ...
@@ -47,6 +54,8 @@ class Store(Protocol):
     ) -> list[RunRecord]: ...
 
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]: ...
+
+    async def delete_run(self, run_id: str) -> bool: ...
 
     async def close(self) -> None: ...
 

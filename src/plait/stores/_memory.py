@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from plait.core import StoreError
 from plait.runtime import Event, RunRecord
+from plait.stores._order import check_order
 
 
 class MemoryStore:
@@ -27,6 +28,7 @@ class MemoryStore:
         log = self._events.get(run_id)
         if log is None:
             raise StoreError(f"run {run_id} is not in this store; create it first")
+        check_order(run_id, log[-1].seq if log else 0, events)
         log.extend(events)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
@@ -56,6 +58,10 @@ class MemoryStore:
         if log is None:
             raise StoreError(f"run {run_id} is not in this store")
         return [e for e in log if e.seq > after] if after else list(log)
+
+    async def delete_run(self, run_id: str) -> bool:
+        self._events.pop(run_id, None)
+        return self._runs.pop(run_id, None) is not None
 
     async def close(self) -> None:
         return None

@@ -1,0 +1,1 @@
+"""L6: helpers for testing plait and code built on it."""

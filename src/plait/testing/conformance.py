@@ -1,0 +1,269 @@
+"""The conformance suite every :class:`~plait.runtime.Store` must pass.
+
+Each case is an async function taking a :class:`StoreFactory`. Run them from pytest::
+
+    @pytest.mark.parametrize("case", conformance.CASES, ids=lambda c: c.__name__)
+    def test_my_store(case):
+        asyncio.run(case(MyStoreFactory()))
+
+A factory opens a store on a fresh, empty location (``new()``), and can open a second
+store on the same location (``reopen()``) — durable stores must show the same data there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from plait.core import StoreError
+from plait.runtime import (
+    Event,
+    RunCompleted,
+    RunRecord,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    StepStarted,
+    Store,
+)
+
+
+class StoreFactory(Protocol):
+    durable: bool
+    """Whether the store keeps data across objects (``reopen``) and serialises events."""
+
+    async def new(self) -> Store: ...
+
+    async def reopen(self) -> Store: ...
+
+
+class Sample(BaseModel):
+    """A pydantic value inside events: it must come back as itself."""
+
+    title: str
+    tags: list[str] = []
+
+
+def _record(run_id: str, flow: str = "flow", created_at: float = 1.0) -> RunRecord:
+    return RunRecord(
+        run_id=run_id, flow=flow, created_at=created_at, updated_at=created_at, inputs={"a": 1}
+    )
+
+
+def _events(run_id: str, start: int = 1, count: int = 3) -> list[Event]:
+    out: list[Event] = []
+    for seq in range(start, start + count):
+        if seq == 1:
+            out.append(RunStarted(run_id=run_id, seq=1, ts=1.0, flow="flow", state={"id": run_id}))
+        elif seq % 2 == 0:
+            out.append(StepStarted(run_id=run_id, seq=seq, ts=float(seq), step="s", invocation=seq))
+        else:
+            out.append(
+                StepCompleted(
+                    run_id=run_id,
+                    seq=seq,
+                    ts=float(seq),
+                    step="s",
+                    invocation=seq - 1,
+                    output={"n": seq, "text": "é✓", "nested": [1, {"x": None}]},
+                    duration=0.5,
+                )
+            )
+    return out
+
+
+async def _expect_store_error(call: Awaitable[Any]) -> StoreError:
+    try:
+        await call
+    except StoreError as exc:
+        return exc
+    raise AssertionError("expected a StoreError")
+
+
+async def run_round_trip(factory: StoreFactory) -> None:
+    """A created run reads back; an unknown run is None."""
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        got = await store.get_run("r1")
+        assert got is not None and got.run_id == "r1" and got.flow == "flow"
+        assert got.status == "running" and got.inputs == {"a": 1}
+        assert await store.get_run("nope") is None
+    finally:
+        await store.close()
+
+
+async def duplicate_run_is_refused(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        await _expect_store_error(store.create_run(_record("r1")))
+    finally:
+        await store.close()
+
+
+async def events_read_back_in_order(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        events = _events("r1", 1, 5)
+        await store.append("r1", events[:2])
+        await store.append("r1", events[2:])
+        assert await store.read("r1") == events
+        assert await store.read("r1", after=3) == events[3:]
+        assert await store.read("r1", after=5) == []
+    finally:
+        await store.close()
+
+
+async def values_round_trip_exactly(factory: StoreFactory) -> None:
+    """Pydantic models, tuples, bytes and unicode come back as they went in."""
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        value = {"model": Sample(title="t", tags=["a"]), "pair": (1, "b"), "raw": b"\x00\xff"}
+        events: list[Event] = [
+            RunStarted(run_id="r1", seq=1, ts=1.0, flow="flow", state={"id": "r1"}),
+            StateChanged(run_id="r1", seq=2, ts=2.0, step="s", changes=value, removed=("gone",)),
+            RunCompleted(run_id="r1", seq=3, ts=3.0, output=Sample(title="done"), duration=1.0),
+        ]
+        await store.append("r1", events)
+        back = await store.read("r1")
+        assert back == events
+        assert isinstance(back[2], RunCompleted) and isinstance(back[2].output, Sample)
+    finally:
+        await store.close()
+
+
+async def unknown_run_is_refused(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await _expect_store_error(store.append("nope", _events("nope", 1, 1)))
+        await _expect_store_error(store.read("nope"))
+        await _expect_store_error(store.set_status("nope", "completed"))
+    finally:
+        await store.close()
+
+
+async def out_of_order_batch_is_refused_whole(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        events = _events("r1", 1, 4)
+        await store.append("r1", events[:2])
+        await _expect_store_error(store.append("r1", [events[2], events[1]]))
+        await _expect_store_error(store.append("r1", events[:1]))
+        assert await store.read("r1") == events[:2]
+        await store.append("r1", events[2:])
+        assert await store.read("r1") == events
+    finally:
+        await store.close()
+
+
+async def unserialisable_batch_is_refused_whole(factory: StoreFactory) -> None:
+    """Durable stores: a value JSON cannot hold fails with an error naming the field, and
+    nothing of the batch is stored."""
+    if not factory.durable:
+        return
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        good = _events("r1", 1, 2)
+        await store.append("r1", good)
+        bad = StepCompleted(
+            run_id="r1", seq=3, ts=3.0, step="s", invocation=1, output={"handle": object()}
+        )
+        ok = StepStarted(run_id="r1", seq=4, ts=4.0, step="t", invocation=1)
+        error = await _expect_store_error(store.append("r1", [bad, ok]))
+        assert "output.handle" in str(error)
+        assert await store.read("r1") == good
+    finally:
+        await store.close()
+
+
+async def status_and_listing(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await store.create_run(_record("a", flow="f1", created_at=1.0))
+        await store.create_run(_record("b", flow="f2", created_at=2.0))
+        await store.create_run(_record("c", flow="f1", created_at=3.0))
+        await store.set_status("a", "failed", error="boom")
+        got = await store.get_run("a")
+        assert got is not None and got.status == "failed" and got.error == "boom"
+        assert [r.run_id for r in await store.list_runs()] == ["c", "b", "a"]
+        assert [r.run_id for r in await store.list_runs(flow="f1")] == ["c", "a"]
+        assert [r.run_id for r in await store.list_runs(status="failed")] == ["a"]
+        assert [r.run_id for r in await store.list_runs(limit=1)] == ["c"]
+    finally:
+        await store.close()
+
+
+async def delete_removes_run_and_events(factory: StoreFactory) -> None:
+    store = await factory.new()
+    try:
+        await store.create_run(_record("r1"))
+        await store.append("r1", _events("r1", 1, 3))
+        assert await store.delete_run("r1") is True
+        assert await store.get_run("r1") is None
+        assert await store.delete_run("r1") is False
+        await _expect_store_error(store.read("r1"))
+    finally:
+        await store.close()
+
+
+async def concurrent_runs_do_not_mix(factory: StoreFactory) -> None:
+    """Many runs appending at once (parallel tasks) keep separate, complete logs."""
+    store = await factory.new()
+    try:
+        ids = [f"run{i}" for i in range(20)]
+        for run_id in ids:
+            await store.create_run(_record(run_id))
+
+        async def write(run_id: str) -> None:
+            for start in range(1, 31, 3):
+                await store.append(run_id, _events(run_id, start, 3))
+
+        await asyncio.gather(*(write(run_id) for run_id in ids))
+        for run_id in ids:
+            assert [e.seq for e in await store.read(run_id)] == list(range(1, 31))
+    finally:
+        await store.close()
+
+
+async def data_survives_reopening(factory: StoreFactory) -> None:
+    """Durable stores: a second store on the same location sees everything."""
+    if not factory.durable:
+        return
+    store = await factory.new()
+    events = _events("r1", 1, 5)
+    try:
+        await store.create_run(_record("r1"))
+        await store.append("r1", events)
+        await store.set_status("r1", "completed")
+    finally:
+        await store.close()
+    again = await factory.reopen()
+    try:
+        got = await again.get_run("r1")
+        assert got is not None and got.status == "completed"
+        assert await again.read("r1") == events
+    finally:
+        await again.close()
+
+
+CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
+    run_round_trip,
+    duplicate_run_is_refused,
+    events_read_back_in_order,
+    values_round_trip_exactly,
+    unknown_run_is_refused,
+    out_of_order_batch_is_refused_whole,
+    unserialisable_batch_is_refused_whole,
+    status_and_listing,
+    delete_removes_run_and_events,
+    concurrent_runs_do_not_mix,
+    data_survives_reopening,
+]
