@@ -1,6 +1,15 @@
 """L3: events, the reducer, the scheduler, the run loop and the step context."""
 
 from plait.runtime._bindings import Binding
+from plait.runtime._codec import (
+    EVENT_FORMAT,
+    decode_event,
+    dumps_event,
+    encode_event,
+    from_json_value,
+    loads_event,
+    to_json_value,
+)
 from plait.runtime._context import StepContext, current_context
 from plait.runtime._events import (
     EVENT_TYPES,
@@ -24,6 +33,7 @@ from plait.runtime._view import Ready, RunView, apply, replay
 from plait.runtime.ports import Executor, RunRecord, Store
 
 __all__ = [
+    "EVENT_FORMAT",
     "EVENT_TYPES",
     "Binding",
     "CompleteRun",
@@ -52,5 +62,11 @@ __all__ = [
     "apply",
     "current_context",
     "decide",
+    "decode_event",
+    "dumps_event",
+    "encode_event",
+    "from_json_value",
+    "loads_event",
     "replay",
+    "to_json_value",
 ]
