@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from plait import Flow, PlaitError, start
@@ -11,19 +14,19 @@ from plait.stores import MemoryStore
 
 def test_a_store_object_is_used_as_is() -> None:
     store = MemoryStore()
-    assert open_store(store) is store
+    assert asyncio.run(open_store(store)) is store
 
 
 @pytest.mark.parametrize("url", [None, "memory://", "memory"])
 def test_memory_urls(url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PLAIT_STORE", raising=False)
-    assert isinstance(open_store(url), MemoryStore)
+    assert isinstance(asyncio.run(open_store(url)), MemoryStore)
 
 
 def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLAIT_STORE", "nosuch://x")
     with pytest.raises(PlaitError, match="nosuch://x"):
-        open_store(None)
+        asyncio.run(open_store(None))
 
 
 def test_an_unknown_url_is_refused_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,3 +40,15 @@ def test_an_unknown_url_is_refused_before_the_run(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(PlaitError, match="unknown store"):
         F().kickoff(store="nosuch://x")
     assert ran == []
+
+
+def test_a_sqlite_url_opens_a_file_store(tmp_path: Path) -> None:
+    async def go() -> None:
+        store = await open_store(f"sqlite:///{tmp_path}/runs.db")
+        try:
+            assert type(store).__name__ == "SqliteStore"
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    assert (tmp_path / "runs.db").exists()

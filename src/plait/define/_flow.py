@@ -205,6 +205,18 @@ class Flow(Generic[StateT]):
         """Run the flow to the end and return the last step's output."""
         return await _port.engine().run(self, inputs, **options)
 
+    def resume(self, run_id: str, **options: Any) -> Any:
+        """Go on with a stored run (after a crash or a failure) to its end (blocking).
+
+        Steps the log shows completed do not run again; steps that had started, or failed
+        last, run again. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used.
+        """
+        return _port.run_sync(self.resume_async(run_id, **options), "resume")
+
+    async def resume_async(self, run_id: str, **options: Any) -> Any:
+        """Async form of :meth:`resume`."""
+        return await _port.engine().resume(self, run_id, **options)
+
     def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
         """Run the flow, yielding its events (``StepStarted``, ``StepCompleted``...) live.
 

@@ -32,6 +32,18 @@ class Engine(Protocol):
         """Run ``definition`` to the end and return its result."""
         ...
 
+    async def resume(
+        self,
+        definition: Any,
+        run_id: str,
+        *,
+        store: Any = None,
+        executor: Any = None,
+        listeners: Iterable[Callable[[Any], None]] = (),
+    ) -> Any:
+        """Go on with a stored run of ``definition`` and return its result."""
+        ...
+
     def stream(
         self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any
     ) -> AsyncIterator[Any]:

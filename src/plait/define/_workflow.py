@@ -190,6 +190,15 @@ class Workflow:
         """Async form of :meth:`run`."""
         return await _port.engine().run(self, inputs, **options)
 
+    def resume(self, run_id: str, **options: Any) -> Any:
+        """Go on with a stored run to its end (blocking); completed tasks do not run
+        again. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used."""
+        return _port.run_sync(self.resume_async(run_id, **options), "resume")
+
+    async def resume_async(self, run_id: str, **options: Any) -> Any:
+        """Async form of :meth:`resume`."""
+        return await _port.engine().resume(self, run_id, **options)
+
     @property
     def state_history(self) -> list[Any]:
         """The last run's ``StateChanged`` events: which task changed which keys, when."""

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
-from plait.core import InputError, RunError, new_run_id
+from plait.core import InputError, RunError, StoreError, new_run_id
 from plait.define import Flow, build_state, is_model_type, live_mapping, reducers_of
 from plait.engine._backends import open_store
 from plait.engine._bind import bindings_for, inputs_needed, workflow_result
 from plait.executors import LocalExecutor
 from plait.plan import Plan, compile, render
-from plait.runtime import Event, Executor, RunLoop, Store, TriggerIndex, current_context
+from plait.runtime import (
+    Event,
+    Executor,
+    RunLoop,
+    RunStarted,
+    Store,
+    TriggerIndex,
+    current_context,
+    replay,
+)
 
 log = logging.getLogger("plait")
 
@@ -59,6 +68,39 @@ def _check_task_inputs(definition: Any, plan: Plan, inputs: Mapping[str, Any]) -
     )
 
 
+async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
+    """The run's events, after checking it exists, belongs to ``plan`` and can go on."""
+    record = await store.get_run(run_id)
+    if record is None:
+        raise RunError(
+            f"no run {run_id} in this store; check the run id and the store URL "
+            "(PLAIT_STORE or store=...)",
+            flow=plan.name,
+            run_id=run_id,
+        )
+    if record.flow != plan.name:
+        raise RunError(
+            f"run {run_id} is a run of {record.flow!r}, not of {plan.name!r}; resume it "
+            "with that flow",
+            flow=plan.name,
+            run_id=run_id,
+        )
+    if record.status == "completed":
+        raise RunError(
+            f"run {run_id} of {plan.name!r} has already completed: there is nothing to "
+            "resume; start a new run",
+            flow=plan.name,
+            run_id=run_id,
+        )
+    events = await store.read(run_id)
+    if not events or not isinstance(events[0], RunStarted):
+        raise StoreError(
+            f"the stored log of run {run_id} does not begin with RunStarted (truncated or "
+            "corrupted); it cannot be resumed, and nothing was changed"
+        )
+    return events
+
+
 class Engine:
     """What definitions run on: the ``Engine`` protocol of their port in ``plait.define``."""
 
@@ -80,17 +122,7 @@ class Engine:
                 f"got {type(inputs).__name__}; pass a dict such as inputs={{'topic': 'AI'}}"
             )
         inputs = dict(inputs or {})
-        if definition._running:
-            again = (
-                "create another instance to run it twice at once"
-                if plan.kind == "flow"
-                else "wait for that run to end, or define a second Workflow to run two at once"
-            )
-            raise RunError(
-                f"{plan.kind} {plan.name!r} is already running; its state, run_id and "
-                f"events describe one run at a time: {again}",
-                flow=plan.name,
-            )
+        self._not_running(definition, plan)
         run_id = run_id or new_run_id()
         if isinstance(definition, Flow):
             state = definition._new_state(inputs, run_id)
@@ -106,14 +138,72 @@ class Engine:
             subscribers = list(listeners)
         definition.run_id = run_id
         own_store = store is None or isinstance(store, str)
-        the_store: Store = open_store(store)
-        own_executor = executor is None
-        the_executor: Executor = executor or LocalExecutor()
-        loop = RunLoop(
+        the_store: Store = await open_store(store)
+        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
+        return await self._execute(definition, loop, loop.run(inputs), own_store, executor)
+
+    async def resume(
+        self,
+        definition: Any,
+        run_id: str,
+        *,
+        store: Any = None,
+        executor: Any = None,
+        listeners: Iterable[Callable[[Any], None]] = (),
+    ) -> Any:
+        """Go on with a stored run: completed steps are not run again."""
+        plan = compile(definition)
+        self._not_running(definition, plan)
+        own_store = store is None or isinstance(store, str)
+        the_store: Store = await open_store(store)
+        try:
+            events = await _stored_log(the_store, run_id, plan)
+            view = replay(_index(plan), events)
+            state_type = definition.__plait_state_type__
+            reducers = reducers_of(state_type, definition.reducers)
+            state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
+        except BaseException:
+            if own_store:
+                await the_store.close()
+            raise
+        if isinstance(definition, Flow):
+            definition._state = state
+            subscribers = [*definition._listeners, *listeners]
+        else:
+            definition.state = state
+            subscribers = list(listeners)
+        definition.run_id = run_id
+        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
+        return await self._execute(definition, loop, loop.resume(events), own_store, executor)
+
+    def _not_running(self, definition: Any, plan: Plan) -> None:
+        if definition._running:
+            again = (
+                "create another instance to run it twice at once"
+                if plan.kind == "flow"
+                else "wait for that run to end, or define a second Workflow to run two at once"
+            )
+            raise RunError(
+                f"{plan.kind} {plan.name!r} is already running; its state, run_id and "
+                f"events describe one run at a time: {again}",
+                flow=plan.name,
+            )
+
+    def _loop(
+        self,
+        definition: Any,
+        plan: Plan,
+        store: Store,
+        executor: Executor | None,
+        run_id: str,
+        state: Any,
+        subscribers: list[Callable[[Any], None]],
+    ) -> RunLoop:
+        return RunLoop(
             plan,
             bindings_for(definition, plan),
-            store=the_store,
-            executor=the_executor,
+            store=store,
+            executor=executor or LocalExecutor(),
             run_id=run_id,
             state=state,
             live=live_mapping(state),
@@ -124,17 +214,25 @@ class Engine:
             if plan.kind == "workflow"
             else None,
         )
-        definition._running = True  # no await since the check above: no race
+
+    async def _execute(
+        self,
+        definition: Any,
+        loop: RunLoop,
+        work: Coroutine[Any, Any, Any],
+        own_store: bool,
+        executor: Executor | None,
+    ) -> Any:
+        definition._running = True
         try:
-            output = await loop.run(inputs)
+            return await work
         finally:
             definition._running = False
             definition.events = loop.events
-            if own_executor:
-                await the_executor.close()
+            if executor is None:
+                await loop.executor.close()
             if own_store:
-                await the_store.close()
-        return output
+                await loop.store.close()
 
     async def stream(
         self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any

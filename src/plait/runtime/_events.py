@@ -111,6 +111,14 @@ class RunFailed(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class RunResumed(Event):
+    """The run continues from its stored log (after a crash, a failure, a restart)."""
+
+    rerun: tuple[str, ...] = ()
+    """Steps that had started but not completed, which run again."""
+
+
+@dataclass(slots=True, kw_only=True)
 class RunCancelled(Event):
     reason: str = ""
 
@@ -129,5 +137,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunCompleted,
         RunFailed,
         RunCancelled,
+        RunResumed,
     )
 }

@@ -31,6 +31,7 @@ from plait.runtime._events import (
     RunCancelled,
     RunCompleted,
     RunFailed,
+    RunResumed,
     RunStarted,
     StateChanged,
     StepCompleted,
@@ -94,14 +95,14 @@ class RunLoop:
         self._steps = {s.name: s for s in plan.steps}
         self._committed: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._done: asyncio.Future[Any] | None = None
+        self._aio = asyncio.get_running_loop()  # a RunLoop is made inside the loop it runs on
+        self._done: asyncio.Future[Any] = self._aio.create_future()
         self._finished = False
         self._closed = False
         self._main: asyncio.Task[Any] | None = None
         self._inline = False
         self._interrupted = False
         self._started = 0.0
-        self._aio = asyncio.get_running_loop()  # a RunLoop is made inside the loop it runs on
 
     # -- events ----------------------------------------------------------------------
 
@@ -134,7 +135,7 @@ class RunLoop:
     # -- the run ---------------------------------------------------------------------
 
     async def run(self, inputs: dict[str, Any]) -> Any:
-        self._done = self._aio.create_future()
+        """Run from the start; return the output or raise the run's error."""
         self._started = time.perf_counter()
         now = time.time()
         await self.store.create_run(
@@ -154,13 +155,38 @@ class RunLoop:
             )
         )
         await self.flush()
+        return await self._drive(await self._launch(inline=True))
+
+    async def resume(self, events: list[Event]) -> Any:
+        """Go on from a stored log: steps that completed are not run again; steps that had
+        started (or failed last) run again; then the run goes on as usual."""
+        self._started = time.perf_counter()
+        for event in events:
+            apply(self.view, event)
+        self.events = list(events)
+        self._seq = events[-1].seq if events else 0
+        self._committed = snapshot(self._live_now())
+        view = self.view
+        again = sorted({*view.running, *view.failed}, key=lambda k: (k[1], k[0]))
+        self.record(self.new(RunResumed, rerun=tuple(step for step, _ in again)))
+        await self.store.set_status(self.run_id, "running")
+        for step, invocation in again:
+            attempt = view.running.get((step, invocation), 1) + 1
+            cmd = StartStep(step, invocation, view.payloads.get((step, invocation)), attempt)
+            self.record(self.new(StepStarted, step=step, invocation=invocation, attempt=attempt))
+            self._spawn(cmd)
+        await self.flush()
+        return await self._drive(await self._launch(inline=True))
+
+    async def _drive(self, first: StartStep | None) -> Any:
+        """Run ``first`` here and wait for the run to end."""
         self._main = asyncio.current_task()
         try:
             # The first ready step runs in this coroutine: no task switch for short runs.
-            # When the run fails elsewhere meanwhile, _end() cancels it here.
+            # When the run fails elsewhere meanwhile, _fail() cancels it here.
             self._inline = True
             try:
-                await self._worker(await self._launch(inline=True))
+                await self._worker(first)
             except asyncio.CancelledError:
                 if not self._interrupted:
                     raise
@@ -253,7 +279,7 @@ class RunLoop:
         self._closed = True
         await self.flush()
         await self.store.set_status(self.run_id, "completed")
-        if self._done is not None and not self._done.done():
+        if not self._done.done():
             self._done.set_result(output)
 
     async def _fail(self, error: BaseException, step: str) -> None:
@@ -266,7 +292,7 @@ class RunLoop:
         self._closed = True
         await self.flush()
         await self.store.set_status(self.run_id, "failed", error=str(error))
-        if self._done is not None and not self._done.done():
+        if not self._done.done():
             self._done.set_exception(error)
         main = self._main
         if self._inline and main is not None and asyncio.current_task() is not main:
@@ -280,7 +306,7 @@ class RunLoop:
         spec = self._steps[name]
         binding = self.bindings[name]
         retry, timeout = spec.retry, spec.timeout
-        attempt = 1
+        attempt = cmd.attempt
         ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, self)
         token = _current.set(ctx)
         try:

@@ -14,6 +14,7 @@ class StartStep:
     step: str
     invocation: int
     payload: Any
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)

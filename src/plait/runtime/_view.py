@@ -20,6 +20,7 @@ from plait.runtime._events import (
     RunCancelled,
     RunCompleted,
     RunFailed,
+    RunResumed,
     RunStarted,
     StateChanged,
     StepCompleted,
@@ -60,6 +61,10 @@ class RunView:
     """Finished map items by (step, invocation, map call): index -> output."""
     error: str = ""
     seq: int = 0
+    payloads: dict[tuple[str, int], Any] = field(default_factory=dict)
+    """What triggered each started step that has not completed (to run it again)."""
+    failed: set[tuple[str, int]] = field(default_factory=set)
+    """Step invocations whose last attempt failed (a resumed run runs them again)."""
 
 
 def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
@@ -96,8 +101,10 @@ def apply(view: RunView, event: Event) -> None:
     kind = type(event)
     if kind is StepCompleted:
         ev: Any = event
-        if view.running.pop((ev.step, ev.invocation), None) is not None:
+        key = (ev.step, ev.invocation)
+        if view.running.pop(key, None) is not None:
             view.active[ev.step] -= 1
+        view.payloads.pop(key, None)
         view.outputs[ev.step] = ev.output
         view.completed += 1
         view.last_step = ev.step
@@ -109,13 +116,16 @@ def apply(view: RunView, event: Event) -> None:
         if ev.attempt == 1 and key not in view.running:
             ready = view.ready
             if ready and ready[0].step == ev.step:
-                ready.popleft()
+                view.payloads[key] = ready.popleft().payload
             else:
                 for i, entry in enumerate(ready):
                     if entry.step == ev.step:
+                        view.payloads[key] = entry.payload
                         del ready[i]
                         break
             view.calls[ev.step] = ev.invocation
+        elif view.failed:
+            view.failed.discard(key)
         if key not in view.running:
             view.active[ev.step] = view.active.get(ev.step, 0) + 1
         view.running[key] = ev.attempt
@@ -140,8 +150,10 @@ def apply(view: RunView, event: Event) -> None:
         items[ev.index] = ev.output
     elif kind is StepFailed:
         ev = event
-        if not ev.retrying and view.running.pop((ev.step, ev.invocation), None) is not None:
+        key = (ev.step, ev.invocation)
+        if not ev.retrying and view.running.pop(key, None) is not None:
             view.active[ev.step] -= 1
+            view.failed.add(key)
     elif kind is RunStarted:
         ev = event
         view.status = "running"
@@ -155,6 +167,9 @@ def apply(view: RunView, event: Event) -> None:
         view.error = event.error  # type: ignore[attr-defined]
     elif kind is RunCancelled:
         view.status = "cancelled"
+    elif kind is RunResumed:
+        view.status = "running"
+        view.error = ""
 
 
 def replay(index: TriggerIndex, events: list[Event]) -> RunView:

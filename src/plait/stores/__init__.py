@@ -1,5 +1,29 @@
-"""L4: stores that keep runs and their event logs."""
+"""L4: stores that keep runs and their event logs.
+
+``PostgresStore`` and ``RedisStore`` load on first use, so ``import plait.stores`` does
+not import their drivers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from plait.stores._memory import MemoryStore
+from plait.stores._sqlite import SqliteStore
 
-__all__ = ["MemoryStore"]
+__all__ = ["MemoryStore", "PostgresStore", "RedisStore", "SqliteStore"]
+
+_LAZY = {"PostgresStore": "plait.stores._postgres", "RedisStore": "plait.stores._redis"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plait.stores' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:
+    from plait.stores._postgres import PostgresStore
+    from plait.stores._redis import RedisStore

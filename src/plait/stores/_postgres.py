@@ -1,0 +1,263 @@
+"""``PostgresStore``: runs and event logs in PostgreSQL (psycopg 3, async, pooled).
+
+Tables live in one schema (``plait`` unless told otherwise), created and migrated when
+the store opens (see :mod:`plait.stores._postgres_schema`). An append takes the run's row
+lock, checks the batch continues the log, inserts it and commits: it is durable when
+``append`` returns, and two writers of one run are serialised, never interleaved.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Self
+
+from plait.core import StoreError, require_extra
+
+require_extra("psycopg", "postgres", feature="the PostgreSQL store")
+require_extra("psycopg_pool", "postgres", feature="the PostgreSQL store")
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+from psycopg_pool import AsyncConnectionPool  # noqa: E402
+
+from plait.runtime import (  # noqa: E402
+    Event,
+    RunRecord,
+    dumps_event,
+    from_json_value,
+    loads_event,
+    to_json_value,
+)
+from plait.stores._order import check_order  # noqa: E402
+from plait.stores._postgres_schema import migrate  # noqa: E402
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_RUN_COLUMNS = "run_id, flow, status, created_at, updated_at, inputs, plan, error"
+_QUERIES = {
+    "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (run_id) DO NOTHING",
+    "lock": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
+    " FROM {s}.runs WHERE run_id = %s FOR UPDATE",
+    "insert": "INSERT INTO {s}.events (run_id, seq, type, ts, body) VALUES (%s, %s, %s, %s, %s)",
+    "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
+    "get": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs WHERE run_id = %s",
+    "list": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs"
+    " WHERE (%s::text IS NULL OR flow = %s) AND (%s::text IS NULL OR status = %s)"
+    " ORDER BY created_at DESC, run_id DESC LIMIT %s",
+    "read": "SELECT seq, body FROM {s}.events WHERE run_id = %s AND seq > %s ORDER BY seq",
+    "exists": "SELECT 1 FROM {s}.runs WHERE run_id = %s",
+    "delete": "DELETE FROM {s}.runs WHERE run_id = %s",
+}
+
+
+def describe_target(url: str) -> str:
+    """``host:port (user …, database …)`` from a connection URL, without its password."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the server in the store URL"
+    host = info.get("host") or info.get("hostaddr") or "localhost (socket)"
+    return (
+        f"{host}:{info.get('port') or 5432} (user {info.get('user') or '<default>'!r}, "
+        f"database {info.get('dbname') or '<default>'!r})"
+    )
+
+
+class PostgresStore:
+    """Keeps runs in PostgreSQL. Open it before use, close it after::
+
+    store = await PostgresStore.connect("postgresql://user@127.0.0.1/db")
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "plait",
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise StoreError(
+                f"PostgreSQL schema name {schema!r} is not allowed; use lowercase letters, "
+                "digits and underscores (at most 63, not starting with a digit)"
+            )
+        self._url = url
+        self._schema = schema
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = connect_timeout
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] | None = None
+        ident = sql.Identifier(schema)
+        self._q = {name: sql.SQL(text).format(s=ident) for name, text in _QUERIES.items()}
+
+    @classmethod
+    async def connect(cls, url: str, **options: Any) -> Self:
+        """A store on ``url``, opened (see :meth:`open`)."""
+        store = cls(url, **options)
+        await store.open()
+        return store
+
+    async def open(self) -> None:
+        """Connect, create or migrate the tables, and start the pool.
+
+        Raises :class:`StoreError` saying what to check when the server cannot be reached
+        or refuses the login, and when its schema is newer than this plait knows.
+        """
+        if self._pool is not None:
+            return
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
+            )
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {describe_target(self._url)}: {reason}\n"
+                "Check that the server is running and reachable at that host and port, and "
+                "that the user, password and database in the store URL are right."
+            ) from None
+        try:
+            await migrate(conn, self._schema)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot prepare schema {self._schema!r} at {describe_target(self._url)}: "
+                f"{exc}. Check that the user may create schemas and tables there."
+            ) from exc
+        finally:
+            await conn.close()
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]]
+        pool = AsyncConnectionPool(
+            self._url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout))},
+            open=False,
+        )
+        try:
+            await pool.open(wait=True, timeout=self._timeout)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise StoreError(
+                f"cannot open a connection pool to PostgreSQL at "
+                f"{describe_target(self._url)}: {exc}"
+            ) from None
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def _connection(
+        self, what: str
+    ) -> AsyncIterator[psycopg.AsyncConnection[tuple[Any, ...]]]:
+        if self._pool is None:
+            raise StoreError("this PostgresStore is not open; await store.open() first")
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"PostgreSQL store (schema {self._schema!r}): {what} failed: {exc}"
+            ) from exc
+
+    async def create_run(self, record: RunRecord) -> None:
+        where = f"run {record.run_id}"
+        inputs = Jsonb(to_json_value(record.inputs, f"{where} inputs"))
+        plan = None if record.plan is None else Jsonb(to_json_value(record.plan, f"{where} plan"))
+        params = (record.run_id, record.flow, record.status, record.created_at)
+        async with self._connection(f"creating {where}") as conn:
+            cur = await conn.execute(
+                self._q["create"], (*params, record.updated_at, inputs, plan, record.error)
+            )
+            if cur.rowcount == 0:
+                raise StoreError(f"run {record.run_id} already exists in this store")
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        rows = [(run_id, e.seq, type(e).__name__, e.ts, dumps_event(e)) for e in events]
+        async with self._connection(f"appending to run {run_id}") as conn:
+            async with conn.transaction():
+                cur = await conn.execute(self._q["lock"], (run_id, run_id))
+                found = await cur.fetchone()
+                if found is None:
+                    raise StoreError(f"run {run_id} is not in this store; create it first")
+                check_order(run_id, found[0] or 0, events)
+                if rows:
+                    async with conn.cursor() as insert:
+                        await insert.executemany(self._q["insert"], rows)
+
+    async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
+        async with self._connection(f"setting the status of run {run_id}") as conn:
+            cur = await conn.execute(self._q["status"], (status, error, time.time(), run_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"run {run_id} is not in this store")
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        async with self._connection(f"reading run {run_id}") as conn:
+            cur = await conn.execute(self._q["get"], (run_id,))
+            row = await cur.fetchone()
+        return None if row is None else _record(row)
+
+    async def list_runs(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[RunRecord]:
+        async with self._connection("listing runs") as conn:
+            cur = await conn.execute(self._q["list"], (flow, flow, status, status, limit))
+            rows = await cur.fetchall()
+        return [_record(row) for row in rows]
+
+    async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
+        async with self._connection(f"reading the events of run {run_id}") as conn:
+            cur = await conn.execute(self._q["read"], (run_id, after))
+            rows = await cur.fetchall()
+            if not rows:
+                cur = await conn.execute(self._q["exists"], (run_id,))
+                if await cur.fetchone() is None:
+                    raise StoreError(f"run {run_id} is not in this store")
+        return [self._decode(run_id, seq, body) for seq, body in rows]
+
+    def _decode(self, run_id: str, seq: int, body: str) -> Event:
+        where = f"run {run_id}, event #{seq} (schema {self._schema!r})"
+        try:
+            event = loads_event(body)
+        except (StoreError, ValueError, TypeError) as exc:
+            raise StoreError(f"{where} cannot be read: {exc}") from None
+        if event.seq != seq or event.run_id != run_id:
+            raise StoreError(
+                f"{where} holds event #{event.seq} of run {event.run_id} (corrupted log?)"
+            )
+        return event
+
+    async def delete_run(self, run_id: str) -> bool:
+        async with self._connection(f"deleting run {run_id}") as conn:
+            cur = await conn.execute(self._q["delete"], (run_id,))
+            return cur.rowcount > 0
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    run_id, flow, status, created_at, updated_at, inputs, plan, error = row
+    return RunRecord(
+        run_id=run_id,
+        flow=flow,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        inputs=from_json_value(inputs),
+        plan=None if plan is None else from_json_value(plan),
+        error=error,
+    )

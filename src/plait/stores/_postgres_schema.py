@@ -1,0 +1,87 @@
+"""The PostgreSQL store's tables, as numbered migrations.
+
+Every migration runs once, in order, inside the transaction that :func:`migrate` opens
+under a transaction-level advisory lock, so processes opening the same schema at once
+apply each migration exactly once. ``{s}`` stands for the store's schema.
+
+Events are kept as the JSON text :func:`~plait.runtime.dumps_event` writes (``TEXT``, not
+``JSONB``): it round-trips byte for byte, costs no server-side parsing, and may hold
+``\\u0000`` escapes, which ``JSONB`` refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from plait.core import StoreError
+
+MIGRATIONS: list[list[str]] = [
+    # 1: runs and their event logs.
+    [
+        """CREATE TABLE {s}.runs (
+            run_id     TEXT PRIMARY KEY,
+            flow       TEXT NOT NULL,
+            status     TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            inputs     JSONB NOT NULL,
+            plan       JSONB,
+            error      TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE {s}.events (
+            run_id TEXT NOT NULL REFERENCES {s}.runs (run_id) ON DELETE CASCADE,
+            seq    BIGINT NOT NULL,
+            type   TEXT NOT NULL,
+            ts     DOUBLE PRECISION NOT NULL,
+            body   TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        "CREATE INDEX runs_created ON {s}.runs (created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_flow_created ON {s}.runs (flow, created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_status_created ON {s}.runs (status, created_at DESC, run_id DESC)",
+    ],
+]
+"""``MIGRATIONS[n - 1]`` brings a schema from version ``n - 1`` to ``n``. Append only."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _sql(text: str, schema: str) -> sql.Composed:
+    return sql.SQL(text).format(s=sql.Identifier(schema))
+
+
+async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
+    """Bring ``schema`` to :data:`SCHEMA_VERSION`; return the version it had before.
+
+    Raises :class:`StoreError` when the schema is newer than this plait knows.
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"plait.schema:{schema}",)
+        )
+        await conn.execute(_sql("CREATE SCHEMA IF NOT EXISTS {s}", schema))
+        await conn.execute(
+            _sql(
+                "CREATE TABLE IF NOT EXISTS {s}.schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                schema,
+            )
+        )
+        cur = await conn.execute(_sql("SELECT max(version) FROM {s}.schema_version", schema))
+        row = await cur.fetchone()
+        current = int(row[0]) if row is not None and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"PostgreSQL schema {schema!r} has store schema version {current}, newer than "
+                f"this plait knows ({SCHEMA_VERSION}); upgrade plait (pip install -U plait) "
+                "to use this store"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version - 1]:
+                await conn.execute(_sql(statement, schema))
+            await conn.execute(
+                _sql("INSERT INTO {s}.schema_version (version) VALUES (%s)", schema), (version,)
+            )
+    return current

@@ -1,0 +1,283 @@
+"""``RedisStore``: runs and their event logs on a Redis server (``plait[redis]``).
+
+Keys, all under ``prefix`` (default ``plait``):
+
+- ``{prefix}:run:{run_id}``: a hash with the run's record (``inputs`` and ``plan`` as
+  JSON, times as ``repr`` floats so they round-trip exactly).
+- ``{prefix}:events:{run_id}``: a stream with one entry per event, id ``{seq}-0`` and one
+  field ``e`` holding :func:`~plait.runtime.dumps_event`'s JSON. A stream rather than a
+  list or sorted set: it is Redis's append-only log type (compact, never rewritten), its
+  ids are the ``seq`` numbers, so ``read(after=n)`` is one ``XRANGE`` from ``n+1`` and
+  the last stored ``seq`` is one ``XREVRANGE ... COUNT 1``, and Redis itself refuses an
+  id that does not follow the last one.
+- ``{prefix}:runs``: a sorted set of run ids scored by ``created_at``; ``list_runs`` walks
+  it newest first and filters ``flow``/``status`` on the records (no per-flow or
+  per-status index sets yet: fine for thousands of runs, add index sets when listings of
+  big stores need them).
+
+Every write is one Lua script (or one ``MULTI``), so a reader never sees half of it, and
+``append`` checks the order and writes the whole batch in the same script: an
+out-of-order batch stores nothing, and appends to different runs never interfere.
+Scripts touch keys of one run plus the index, so Redis Cluster is not supported.
+
+Durability: this store is exactly as durable as the Redis server's persistence settings
+(``appendonly yes`` with ``appendfsync everysec`` loses at most a second; the development
+machines run Redis with no persistence at all, so a server restart loses every run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from plait.core import StoreError, require_extra
+from plait.runtime import Event, RunRecord, dumps_event, from_json_value, loads_event, to_json_value
+from plait.stores._order import check_order
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+    import redis.exceptions as redis_errors
+else:
+    aioredis = require_extra("redis.asyncio", "redis", feature="RedisStore")
+    redis_errors = require_extra("redis.exceptions", "redis", feature="RedisStore")
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+# ARGV: seq1, json1, seq2, json2, ... (already checked to be increasing by the caller).
+# Returns {1} when stored, {0, last_seq} when the batch does not follow, {-1} unknown run.
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local last = 0
+if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
+if #ARGV > 0 and tonumber(ARGV[1]) <= last then return {0, last} end
+for i = 1, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+end
+return {1}
+"""
+
+_SET_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'updated_at', ARGV[3])
+return 1
+"""
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RedisStore:
+    """Keeps runs and events on a Redis server (see the module docstring for the keys).
+
+    As durable as the server's persistence settings: with no persistence (as on the
+    development machines) a Redis restart loses every run. Nothing connects until the
+    first call; an unreachable server fails that call with a :class:`StoreError`.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "plait",
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        try:
+            self._client = aioredis.Redis.from_url(
+                url, decode_responses=True, socket_connect_timeout=connect_timeout
+            )
+        except ValueError as exc:
+            raise StoreError(
+                f"bad Redis URL {_safe_url(url)!r}: {exc}; use redis://host:port/db"
+            ) from None
+        self._create = self._client.register_script(_CREATE)
+        self._append = self._client.register_script(_APPEND)
+        self._set_status = self._client.register_script(_SET_STATUS)
+        self._closed = False
+
+    def _run_key(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}"
+
+    def _events_key(self, run_id: str) -> str:
+        return f"{self.prefix}:events:{run_id}"
+
+    @property
+    def _runs_key(self) -> str:
+        return f"{self.prefix}:runs"
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Turn redis-py's errors into StoreErrors that say what to check."""
+        if self._closed:
+            raise StoreError(f"this RedisStore ({_safe_url(self.url)}) is closed; open a new one")
+        try:
+            yield
+        except (redis_errors.AuthenticationError, redis_errors.AuthorizationError) as exc:
+            raise StoreError(
+                f"Redis at {_safe_url(self.url)} refused the credentials while trying to "
+                f"{what}: {exc}; check the user and password in the store URL"
+            ) from None
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise StoreError(
+                f"cannot reach Redis at {_safe_url(self.url)} to {what}: {exc}; check that "
+                "the server is running (redis-cli -u URL ping) and the store URL / PLAIT_STORE"
+            ) from None
+        except redis_errors.RedisError as exc:
+            raise StoreError(f"Redis failed to {what}: {exc}") from None
+
+    async def create_run(self, record: RunRecord) -> None:
+        fields = _encode_record(record)
+        with self._guard(f"create run {record.run_id}"):
+            created = await self._create(
+                keys=[self._run_key(record.run_id), self._runs_key],
+                args=[record.run_id, repr(record.created_at), *_flatten(fields)],
+            )
+        if not created:
+            raise StoreError(f"run {record.run_id} already exists in this store")
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        check_order(run_id, 0, events)
+        args: list[str | int] = []
+        for event in events:  # serialise first: a bad value fails before anything is sent
+            args += [event.seq, dumps_event(event)]
+        with self._guard(f"append to run {run_id}"):
+            result = await self._append(
+                keys=[self._run_key(run_id), self._events_key(run_id)], args=args
+            )
+        if result[0] == -1:
+            raise StoreError(f"run {run_id} is not in this store; create it first")
+        if result[0] == 0:
+            check_order(run_id, int(result[1]), events)  # raises, naming the seqs
+
+    async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
+        with self._guard(f"set the status of run {run_id}"):
+            found = await self._set_status(
+                keys=[self._run_key(run_id)], args=[status, error, repr(time.time())]
+            )
+        if not found:
+            raise StoreError(f"run {run_id} is not in this store")
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        with self._guard(f"read run {run_id}"):
+            raw = await self._client.hgetall(self._run_key(run_id))
+        fields = cast("dict[str, str]", raw)  # decode_responses=True: keys and values are str
+        return _decode_record(run_id, fields) if fields else None
+
+    async def list_runs(
+        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[RunRecord]:
+        out: list[RunRecord] = []
+        page = limit if flow is None and status is None else max(limit, 200)
+        start = 0
+        while len(out) < limit:
+            with self._guard("list runs"):
+                ids = cast(
+                    "list[str]",
+                    await self._client.zrevrange(self._runs_key, start, start + page - 1),
+                )
+                if not ids:
+                    break
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for run_id in ids:
+                        pipe.hgetall(self._run_key(run_id))
+                    rows: list[dict[str, str]] = await pipe.execute()
+            for run_id, fields in zip(ids, rows, strict=True):
+                if not fields:  # deleted since the index was read
+                    continue
+                record = _decode_record(run_id, fields)
+                if (flow is None or record.flow == flow) and (
+                    status is None or record.status == status
+                ):
+                    out.append(record)
+            start += page
+        return out[:limit]
+
+    async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
+        with self._guard(f"read the events of run {run_id}"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.exists(self._run_key(run_id))
+                pipe.xrange(self._events_key(run_id), min=f"{max(after, 0) + 1}-0", max="+")
+                exists, entries = await pipe.execute()
+        if not exists:
+            raise StoreError(f"run {run_id} is not in this store")
+        events: list[Event] = []
+        for entry_id, entry in entries:
+            seq = entry_id.partition("-")[0]
+            try:
+                events.append(loads_event(entry["e"]))
+            except (StoreError, KeyError) as exc:
+                raise StoreError(
+                    f"run {run_id}: stored event #{seq} cannot be read ({exc}); the log in "
+                    f"Redis key {self._events_key(run_id)!r} is corrupted"
+                ) from None
+        return events
+
+    async def delete_run(self, run_id: str) -> bool:
+        with self._guard(f"delete run {run_id}"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(self._run_key(run_id))
+                pipe.delete(self._events_key(run_id))
+                pipe.zrem(self._runs_key, run_id)
+                deleted, _, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._client.aclose()
+
+
+def _flatten(fields: Mapping[str, str]) -> list[str]:
+    return [part for pair in fields.items() for part in pair]
+
+
+def _encode_record(record: RunRecord) -> dict[str, str]:
+    where = f"run {record.run_id}"
+    plan = record.plan
+    return {
+        "run_id": record.run_id,
+        "flow": record.flow,
+        "status": record.status,
+        "created_at": repr(record.created_at),
+        "updated_at": repr(record.updated_at),
+        "inputs": json.dumps(to_json_value(record.inputs, f"{where} inputs"), ensure_ascii=False),
+        "plan": "" if plan is None else json.dumps(to_json_value(plan, f"{where} plan")),
+        "error": record.error,
+    }
+
+
+def _decode_record(run_id: str, fields: Mapping[str, str]) -> RunRecord:
+    try:
+        plan: Any = fields.get("plan", "")
+        return RunRecord(
+            run_id=run_id,
+            flow=fields["flow"],
+            status=fields["status"],
+            created_at=float(fields["created_at"]),
+            updated_at=float(fields["updated_at"]),
+            inputs=from_json_value(json.loads(fields["inputs"])),
+            plan=from_json_value(json.loads(plan)) if plan else None,
+            error=fields.get("error", ""),
+        )
+    except (KeyError, ValueError) as exc:
+        raise StoreError(
+            f"the record of run {run_id} in Redis is corrupted ({exc!r}); delete the run"
+        ) from None

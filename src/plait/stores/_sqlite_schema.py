@@ -1,0 +1,83 @@
+"""The SQLite store's schema: numbered migrations, applied when a store opens.
+
+Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``; the database's ``PRAGMA
+user_version`` is the number of the last one applied. Never edit a released migration:
+add a new one at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from plait.core import StoreError
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: runs and their event logs.
+    (
+        """
+        CREATE TABLE runs (
+            run_id     TEXT PRIMARY KEY,
+            flow       TEXT NOT NULL,
+            status     TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            inputs     TEXT NOT NULL,
+            plan       TEXT,
+            error      TEXT NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX runs_by_created ON runs (created_at)",
+        "CREATE INDEX runs_by_flow ON runs (flow, created_at)",
+        "CREATE INDEX runs_by_status ON runs (status, created_at)",
+        """
+        CREATE TABLE events (
+            run_id TEXT NOT NULL,
+            seq    INTEGER NOT NULL,
+            type   TEXT NOT NULL,
+            ts     REAL NOT NULL,
+            body   TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this plait writes and reads."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _refuse_newer(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"SQLite store {path} has schema version {version}, newer than this plait knows "
+            f"({SCHEMA_VERSION}); upgrade plait to open it"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the database at ``path`` to :data:`SCHEMA_VERSION`, in one transaction.
+
+    ``conn`` is in autocommit mode (``isolation_level=None``). Refuses a newer schema.
+    """
+    version = schema_version(conn)
+    _refuse_newer(version, path)
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)  # another process may have migrated meanwhile
+        _refuse_newer(version, path)
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

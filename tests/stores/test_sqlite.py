@@ -1,0 +1,243 @@
+"""SqliteStore passes the store conformance suite, and handles bad files and load."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from plait.core import StoreError
+from plait.runtime import Event, RunRecord, RunStarted, StepStarted, Store
+from plait.stores import SqliteStore
+from plait.stores._sqlite_schema import SCHEMA_VERSION
+from plait.testing import conformance
+
+
+class SqliteFactory:
+    durable = True
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="plait-sqlite-")) / "runs.db"
+
+    async def new(self) -> Store:
+        return SqliteStore(self.path)
+
+    async def reopen(self) -> Store:
+        return SqliteStore(self.path)
+
+
+@pytest.mark.parametrize("case", conformance.CASES, ids=lambda c: c.__name__)
+def test_sqlite_store_conforms(
+    case: Callable[[conformance.StoreFactory], Awaitable[None]],
+) -> None:
+    asyncio.run(case(SqliteFactory()))
+
+
+def _run(run_id: str) -> RunRecord:
+    return RunRecord(run_id=run_id, flow="f", created_at=1.0, updated_at=1.0)
+
+
+def _started(run_id: str) -> list[Event]:
+    return [RunStarted(run_id=run_id, seq=1, ts=1.0, flow="f")]
+
+
+def test_is_a_store_and_creates_parent_folders(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "a" / "b" / "runs.db")
+        try:
+            assert isinstance(store, Store)
+            await store.create_run(_run("r1"))
+        finally:
+            await store.close()
+        assert (tmp_path / "a" / "b" / "runs.db").is_file()
+
+    asyncio.run(main())
+
+
+def test_memory_path_is_refused() -> None:
+    with pytest.raises(StoreError, match="MemoryStore"):
+        SqliteStore(":memory:")
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    asyncio.run(SqliteStore(path).close())
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="upgrade plait") as info:
+        SqliteStore(path)
+    assert str(path) in str(info.value)
+
+
+def test_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    garbage = b"this is not a database, just some text\n" * 200
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError) as info:
+        SqliteStore(path)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == garbage
+
+
+def test_corrupted_event_body_fails_read_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    events: list[Event] = [
+        RunStarted(run_id="r1", seq=1, ts=1.0, flow="f"),
+        StepStarted(run_id="r1", seq=2, ts=2.0, step="s", invocation=1),
+        StepStarted(run_id="r1", seq=3, ts=3.0, step="t", invocation=2),
+    ]
+
+    async def fill() -> None:
+        store = SqliteStore(path)
+        try:
+            await store.create_run(_run("r1"))
+            await store.append("r1", events)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE events SET body = '{\"v\": 1, broken' WHERE seq = 2")
+
+    async def check() -> None:
+        store = SqliteStore(path)
+        try:
+            with pytest.raises(StoreError, match="r1") as info:
+                await store.read("r1")
+            assert "#2" in str(info.value)
+            assert await store.read("r1", after=2) == events[2:]
+            got = await store.get_run("r1")
+            assert got is not None and got.status == "running"
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+    with sqlite3.connect(path) as conn:
+        count = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        body = conn.execute("SELECT body FROM events WHERE seq = 2").fetchone()[0]
+    assert count == 3 and body == '{"v": 1, broken'
+
+
+def test_group_commit_batches_concurrent_appends(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            ids = [f"run{i}" for i in range(200)]
+            for run_id in ids:
+                await store.create_run(_run(run_id))
+            before = store.commits
+            await asyncio.gather(*(store.append(run_id, _started(run_id)) for run_id in ids))
+            assert 1 <= store.commits - before < 200
+            for run_id in ids:
+                assert await store.read(run_id) == _started(run_id)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_appends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
+    """While the store's thread is busy, 200 appends queue up; they commit together."""
+
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            ids = [f"run{i}" for i in range(200)]
+            for run_id in ids:
+                await store.create_run(_run(run_id))
+            release = threading.Event()
+            busy = asyncio.ensure_future(store._call(lambda conn: release.wait(timeout=30)))
+            appends = [asyncio.ensure_future(store.append(r, _started(r))) for r in ids]
+            await asyncio.sleep(0)  # one turn of the loop: every append is queued
+            before = store.commits
+            release.set()
+            assert await busy is True
+            await asyncio.gather(*appends)
+            assert store.commits - before == 1
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_refused_batch_does_not_spoil_the_group(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            await store.create_run(_run("good"))
+            await store.create_run(_run("bad"))
+            await store.append("bad", _started("bad"))
+            results = await asyncio.gather(
+                store.append("good", _started("good")),
+                store.append("bad", _started("bad")),  # seq 1 again: refused
+                store.append("nope", _started("nope")),  # unknown run: refused
+                return_exceptions=True,
+            )
+            assert results[0] is None
+            assert isinstance(results[1], StoreError) and isinstance(results[2], StoreError)
+            assert await store.read("good") == _started("good")
+            assert await store.read("bad") == _started("bad")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_append_does_not_block_the_event_loop(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            await store.create_run(_run("r1"))
+            events: list[Event] = [RunStarted(run_id="r1", seq=1, ts=1.0, flow="f")]
+            events += [
+                StepStarted(run_id="r1", seq=seq, ts=float(seq), step="s" * 200, invocation=seq)
+                for seq in range(2, 20_001)
+            ]
+            append = asyncio.ensure_future(store.append("r1", events))
+            ticks = 0
+            while not append.done():
+                ticks += 1
+                await asyncio.sleep(0)
+            await append
+            assert ticks > 1  # the loop kept turning while the thread wrote
+            assert len(await store.read("r1", after=19_990)) == 10
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_close_is_idempotent_and_later_calls_fail(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        await store.create_run(_run("r1"))
+        await store.close()
+        await store.close()
+        with pytest.raises(StoreError, match="closed"):
+            await store.get_run("r1")
+        with pytest.raises(StoreError, match="closed"):
+            await store.append("r1", _started("r1"))
+
+    asyncio.run(main())
+
+
+def test_pending_work_finishes_before_close(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        await store.create_run(_run("r1"))
+        append = asyncio.ensure_future(store.append("r1", _started("r1")))
+        await asyncio.sleep(0)  # the append is queued
+        await store.close()
+        await append
+        again = SqliteStore(tmp_path / "runs.db")
+        try:
+            assert await again.read("r1") == _started("r1")
+        finally:
+            await again.close()
+
+    asyncio.run(main())
