@@ -47,6 +47,7 @@ PUBLIC = {
     "ItemCompleted",
     "RunCompleted",
     "RunFailed",
+    "RunResumed",
     "RunCancelled",
     # errors
     "PlaitError",
@@ -109,6 +110,7 @@ EVENTS = [
     "ItemCompleted",
     "RunCompleted",
     "RunFailed",
+    "RunResumed",
     "RunCancelled",
 ]
 

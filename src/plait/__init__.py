@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "ItemCompleted": "plait.runtime",
     "RunCompleted": "plait.runtime",
     "RunFailed": "plait.runtime",
+    "RunResumed": "plait.runtime",
     "RunCancelled": "plait.runtime",
     # errors
     "PlaitError": "plait.core",
@@ -93,6 +94,7 @@ __all__ = [
     "RunCompleted",
     "RunError",
     "RunFailed",
+    "RunResumed",
     "RunStarted",
     "Stage",
     "StageValidationError",
@@ -173,6 +175,7 @@ if TYPE_CHECKING:
         RunCancelled,
         RunCompleted,
         RunFailed,
+        RunResumed,
         RunStarted,
         StateChanged,
         StepCompleted,

@@ -1,0 +1,212 @@
+"""Resume: a run that failed or whose process died goes on from its stored log, and
+steps that completed never run again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plait import Flow, RunError, listen, start
+from plait.runtime import RunResumed
+from plait.stores import SqliteStore
+
+FLOW = textwrap.dedent(
+    """
+    import asyncio, os
+    from pathlib import Path
+    from plait import Flow, and_, listen, or_, router, start
+
+    HERE = Path(__file__).parent
+    LOG = HERE / "ran.log"
+    CRASH = HERE / "crash-at"
+
+    def ran(name):
+        with LOG.open("a") as f:
+            f.write(name + "\\n")
+
+    def maybe_crash(point):
+        if CRASH.exists() and CRASH.read_text() == point:
+            CRASH.unlink()
+            os._exit(9)  # like kill -9: no cleanup, no flush beyond what is committed
+
+    class Crashy(Flow):
+        @start()
+        async def left(self):
+            ran("left")
+            self.state["left"] = 1
+            return 1
+
+        @start()
+        async def right(self):
+            ran("right")
+            await asyncio.sleep(0.01)
+            self.state["right"] = 2
+            return 2
+
+        @listen(and_(left, right))
+        async def items(self):
+            ran("items")
+
+            async def square(x):
+                ran(f"item{x}")
+                maybe_crash(f"item{x}")
+                return x * x
+
+            self.state["squares"] = await self.map(square, range(6), concurrency=1)
+            return len(self.state["squares"])
+
+        @router(or_(items, "again"))
+        def loop(self):
+            ran("loop")
+            self.state["laps"] = self.state.get("laps", 0) + 1
+            maybe_crash(f"loop{self.state['laps']}")
+            return "again" if self.state["laps"] < 3 else "done"
+
+        @listen("done")
+        def finish(self):
+            ran("finish")
+            return sum(self.state["squares"]) + self.state["laps"]
+    """
+)
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from crashy import Crashy
+    Crashy().kickoff(store=sys.argv[2])
+    """
+)
+
+
+def _setup(tmp_path: Path, crash_at: str) -> tuple[str, Path]:
+    (tmp_path / "crashy.py").write_text(FLOW)
+    (tmp_path / "runner.py").write_text(RUNNER)
+    (tmp_path / "crash-at").write_text(crash_at)
+    return f"sqlite:///{tmp_path}/runs.db", tmp_path / "ran.log"
+
+
+def _crash(tmp_path: Path, url: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path), url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 9, done.stderr
+
+    async def only_run() -> str:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            runs = await store.list_runs()
+        finally:
+            await store.close()
+        assert len(runs) == 1 and runs[0].status == "running"
+        return runs[0].run_id
+
+    return asyncio.run(only_run())
+
+
+def _resume(tmp_path: Path, url: str, run_id: str) -> Any:
+    sys.path.insert(0, str(tmp_path))
+    try:
+        sys.modules.pop("crashy", None)
+        from crashy import Crashy  # type: ignore[import-not-found]
+
+        flow = Crashy()
+        return flow, flow.resume(run_id, store=url)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("crashy", None)
+
+
+@pytest.mark.parametrize("crash_at", ["item3", "loop2"])
+def test_a_killed_run_resumes_without_running_completed_steps(
+    tmp_path: Path, crash_at: str
+) -> None:
+    url, log = _setup(tmp_path, crash_at)
+    run_id = _crash(tmp_path, url)
+    before = log.read_text().split()
+    flow, result = _resume(tmp_path, url, run_id)
+    after = log.read_text().split()[len(before) :]
+
+    assert result == sum(x * x for x in range(6)) + 3  # what an uninterrupted run returns
+    assert flow.state["squares"] == [0, 1, 4, 9, 16, 25] and flow.state["laps"] == 3
+    # Steps completed before the crash do not run again.
+    assert "left" not in after and "right" not in after
+    if crash_at == "item3":
+        assert after[:2] == ["items", "item3"]  # the step runs again, finished items do not
+        assert not {"item0", "item1", "item2"} & set(after)
+    else:
+        assert "items" not in after and not any(x.startswith("item") for x in after)
+        assert after.count("loop") == 2  # the interrupted lap, then the last one
+    assert any(isinstance(e, RunResumed) for e in flow.events)
+
+
+def test_a_failed_run_resumes_from_the_failed_step(tmp_path: Path) -> None:
+    ran: list[str] = []
+    broken = {"yes": True}
+
+    class F(Flow):
+        @start()
+        def first(self) -> int:
+            ran.append("first")
+            return 1
+
+        @listen(first)
+        def second(self, x: int) -> int:
+            ran.append("second")
+            if broken["yes"]:
+                raise ValueError("not yet")
+            return x + 1
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    flow = F()
+    with pytest.raises(RunError):
+        flow.kickoff(store=url)
+    broken["yes"] = False
+    assert F().resume(flow.run_id, store=url) == 2
+    assert ran == ["first", "second", "second"]
+
+
+def test_resume_refuses_unknown_and_completed_runs(tmp_path: Path) -> None:
+    class F(Flow):
+        @start()
+        def only(self) -> str:
+            return "done"
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    with pytest.raises(RunError, match="no run nope"):
+        F().resume("nope", store=url)
+    flow = F()
+    flow.kickoff(store=url)
+    with pytest.raises(RunError, match="already completed"):
+        F().resume(flow.run_id, store=url)
+
+
+def test_resume_refuses_a_run_of_another_flow(tmp_path: Path) -> None:
+    class A(Flow):
+        @start()
+        def go(self) -> None:
+            raise ValueError("stop")
+
+    class B(Flow):
+        @start()
+        def go(self) -> None:
+            return None
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    a = A()
+    with pytest.raises(RunError):
+        a.kickoff(store=url)
+    with pytest.raises(RunError, match="run of 'A'"):
+        B().resume(a.run_id, store=url)
+    assert os.path.exists(tmp_path / "runs.db")
