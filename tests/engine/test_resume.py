@@ -8,14 +8,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plait import Flow, RunError, listen, start
+from plait.engine import open_store
 from plait.runtime import RunResumed
-from plait.stores import SqliteStore
 
 FLOW = textwrap.dedent(
     """
@@ -86,11 +88,50 @@ RUNNER = textwrap.dedent(
 )
 
 
-def _setup(tmp_path: Path, crash_at: str) -> tuple[str, Path]:
+def _setup(tmp_path: Path, crash_at: str) -> Path:
     (tmp_path / "crashy.py").write_text(FLOW)
     (tmp_path / "runner.py").write_text(RUNNER)
     (tmp_path / "crash-at").write_text(crash_at)
-    return f"sqlite:///{tmp_path}/runs.db", tmp_path / "ran.log"
+    return tmp_path / "ran.log"
+
+
+def _drop_postgres_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _drop_redis_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL of each kind, on a fresh location, removed afterwards."""
+    kind = request.param
+    tag = uuid.uuid4().hex[:12]
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/runs.db"
+    elif kind == "postgres":
+        if os.environ.get("PLAIT_TEST_NO_POSTGRES"):
+            pytest.skip("PostgreSQL is not installed here (PLAIT_TEST_NO_POSTGRES)")
+        schema = f"plait_resume_{tag}"
+        yield f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}"
+        _drop_postgres_schema(schema)
+    else:
+        if os.environ.get("PLAIT_TEST_NO_REDIS"):
+            pytest.skip("Redis is not installed here (PLAIT_TEST_NO_REDIS)")
+        prefix = f"plait-resume-{tag}"
+        yield f"redis://127.0.0.1:6379/0?prefix={prefix}"
+        _drop_redis_prefix(prefix)
 
 
 def _crash(tmp_path: Path, url: str) -> str:
@@ -104,7 +145,7 @@ def _crash(tmp_path: Path, url: str) -> str:
     assert done.returncode == 9, done.stderr
 
     async def only_run() -> str:
-        store = SqliteStore(tmp_path / "runs.db")
+        store = await open_store(url)
         try:
             runs = await store.list_runs()
         finally:
@@ -130,9 +171,10 @@ def _resume(tmp_path: Path, url: str, run_id: str) -> Any:
 
 @pytest.mark.parametrize("crash_at", ["item3", "loop2"])
 def test_a_killed_run_resumes_without_running_completed_steps(
-    tmp_path: Path, crash_at: str
+    tmp_path: Path, crash_at: str, store_url: str
 ) -> None:
-    url, log = _setup(tmp_path, crash_at)
+    url = store_url
+    log = _setup(tmp_path, crash_at)
     run_id = _crash(tmp_path, url)
     before = log.read_text().split()
     flow, result = _resume(tmp_path, url, run_id)
