@@ -145,7 +145,7 @@ class RunLoop:
                 created_at=now,
                 updated_at=now,
                 inputs=dict(inputs),
-                plan=None,
+                plan=self._plan_dict(),
             )
         )
         self._committed = snapshot(self._live_now())
@@ -156,6 +156,13 @@ class RunLoop:
         )
         await self.flush()
         return await self._drive(await self._launch(inline=True))
+
+    def _plan_dict(self) -> dict[str, Any]:
+        """The plan as stored with the run (made once per plan): how to find its code."""
+        found = self.plan.cache.get("stored_form")
+        if found is None:
+            found = self.plan.cache["stored_form"] = self.plan.to_dict()
+        return found
 
     async def resume(self, events: list[Event]) -> Any:
         """Go on from a stored log: steps that completed are not run again; steps that had
