@@ -252,3 +252,38 @@ def test_resume_refuses_a_run_of_another_flow(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="run of 'A'"):
         B().resume(a.run_id, store=url)
     assert os.path.exists(tmp_path / "runs.db")
+
+
+def test_of_two_concurrent_resumes_exactly_one_wins(tmp_path: Path) -> None:
+    gate = {"open": False}
+    ran: list[str] = []
+
+    class F(Flow):
+        @start()
+        def first(self) -> int:
+            return 1
+
+        @listen(first)
+        async def second(self, x: int) -> int:
+            if not gate["open"]:
+                raise ValueError("closed")
+            ran.append("second")
+            await asyncio.sleep(0.01)
+            return x + 1
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    flow = F()
+    with pytest.raises(RunError):
+        flow.kickoff(store=url)
+    gate["open"] = True
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            F().resume_async(flow.run_id, store=url),
+            F().resume_async(flow.run_id, store=url),
+            return_exceptions=True,
+        )
+
+    outcomes = asyncio.run(both())
+    assert sorted(type(o).__name__ for o in outcomes) == ["StoreError", "int"]
+    assert ran == ["second"]

@@ -176,13 +176,15 @@ class RunLoop:
         view = self.view
         again = sorted({*view.running, *view.failed}, key=lambda k: (k[1], k[0]))
         self.record(self.new(RunResumed, rerun=tuple(step for step, _ in again)))
+        # Durable first: of two processes resuming one run, the second fails here (its
+        # RunResumed does not follow the log any more) before it runs anything.
+        await self.flush()
         await self.store.set_status(self.run_id, "running")
         for step, invocation in again:
             attempt = view.running.get((step, invocation), 1) + 1
             cmd = StartStep(step, invocation, view.payloads.get((step, invocation)), attempt)
             self.record(self.new(StepStarted, step=step, invocation=invocation, attempt=attempt))
             self._spawn(cmd)
-        await self.flush()
         return await self._drive(await self._launch(inline=True))
 
     async def _drive(self, first: StartStep | None) -> Any:
