@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import tempfile
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -46,3 +49,49 @@ def task_name(i: int) -> str:
 def expect(got: object, want: object, what: str) -> str:
     """``""`` when ``got == want``, else a one-line description of the wrong result."""
     return "" if got == want else f"{what}: got {got!r:.60}, expected {want!r:.60}"
+
+
+# -- durable stores (W4, W4d, W4p, W8, S1) ---------------------------------------------
+
+RESUME_LAPS = 10_000  # W8: completed laps before the failure
+BIG_STATE_BYTES = 10_000  # S1: the size of the state's unchanging string field
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"  # W4p: loopback, trust auth
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def shm_db_path(tag: str) -> str:
+    """A fresh SQLite path on tmpfs (``/dev/shm``), unique to this process and ``tag``."""
+    import os
+
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return os.path.join(base, f"plait-bench-{os.getpid()}-{tag}.db")
+
+
+def disk_db_dir() -> str:
+    """A fresh temporary directory on disk (under ``benchmarks/out/``)."""
+    import os
+
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+    os.makedirs(out, exist_ok=True)
+    return tempfile.mkdtemp(prefix="plait-bench-", dir=out)
+
+
+def remove_db(path: str) -> None:
+    """Delete a SQLite database and its ``-wal`` / ``-shm`` / ``-journal`` files."""
+    import os
+
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
+
+
+def random_schema() -> str:
+    return f"bench_{uuid.uuid4().hex[:16]}"
+
+
+async def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
