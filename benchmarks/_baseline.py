@@ -6,11 +6,16 @@ Same names and sizes as :mod:`benchmarks._plait`; no plait import here.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks._common import (
+    BIG_STATE_BYTES,
     CHAIN_STEPS,
     FAN_SLEEP,
     KICKOFFS,
@@ -18,10 +23,17 @@ from benchmarks._common import (
     MAP_CONCURRENCY,
     MAP_ITEMS,
     MAP_SLEEP,
+    PG_DSN,
+    RESUME_LAPS,
     Rep,
     Sample,
+    disk_db_dir,
+    drop_schema,
     expect,
     random_dag,
+    random_schema,
+    remove_db,
+    shm_db_path,
     task_name,
 )
 
@@ -217,5 +229,162 @@ def w7() -> Rep:
         out = await asyncio.gather(*(limited(x) for x in range(MAP_ITEMS)))
         dt = time.perf_counter() - t0
         return Sample(dt, expect(out, list(range(MAP_ITEMS)), "results"))
+
+    return rep
+
+
+# -- W4 / W4d: hand-written checkpointing with sqlite3 ---------------------------------
+#
+# As in the plait version, opening the database and creating the table are in the time.
+
+_CREATE = "CREATE TABLE steps (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)"
+
+
+def _sqlite_checkpoints(path: str) -> int:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(_CREATE)
+    state = {"counter": 0}
+    for i in range(CHAIN_STEPS):
+        state["counter"] += 1
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO steps VALUES (?, ?)", (i, json.dumps(state)))
+        conn.execute("COMMIT")
+    conn.close()
+    return state["counter"]
+
+
+def _sqlite_chain(on_disk: bool) -> Rep:
+    async def rep() -> Sample:
+        folder = disk_db_dir() if on_disk else ""
+        path = os.path.join(folder, "w4.db") if on_disk else shm_db_path("w4")
+        remove_db(path)
+        try:
+            t0 = time.perf_counter()
+            counter = _sqlite_checkpoints(path)
+            dt = time.perf_counter() - t0
+        finally:
+            remove_db(path)
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+        return Sample(dt / CHAIN_STEPS * 1e6, expect(counter, CHAIN_STEPS, "counter"))
+
+    return rep
+
+
+def w4() -> Rep:
+    return _sqlite_chain(on_disk=False)
+
+
+def w4d() -> Rep:
+    return _sqlite_chain(on_disk=True)
+
+
+# -- W4p: single-row INSERT + COMMIT with psycopg async --------------------------------
+
+
+def w4p() -> Rep:
+    import psycopg
+    from psycopg import sql
+
+    async def rep() -> Sample:
+        schema = random_schema()
+        try:
+            t0 = time.perf_counter()
+            async with await psycopg.AsyncConnection.connect(PG_DSN) as conn:
+                await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                table = sql.Identifier(schema, "steps")
+                await conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE {} (seq INTEGER PRIMARY KEY, body JSONB NOT NULL)"
+                    ).format(table)
+                )
+                await conn.commit()
+                insert = sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(table)
+                state = {"counter": 0}
+                for i in range(CHAIN_STEPS):
+                    state["counter"] += 1
+                    await conn.execute(insert, (i, json.dumps(state)))
+                    await conn.commit()
+            dt = time.perf_counter() - t0
+        finally:
+            await drop_schema(schema)
+        return Sample(dt / CHAIN_STEPS * 1e6, expect(state["counter"], CHAIN_STEPS, "counter"))
+
+    return rep
+
+
+# -- W8: read a 10,000-step event log back ---------------------------------------------
+
+
+def _write_log(path: str, laps: int) -> int:
+    """The shape of plait's log for a loop of ``laps`` steps (3 events each)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
+        "ts REAL NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID"
+    )
+    rid = "0" * 24
+    rows = []
+    seq = 0
+    for lap in range(laps):
+        for kind, extra in (
+            ("StepStarted", {"invocation": lap + 1, "attempt": 1}),
+            ("StateChanged", {"changes": {"laps": lap + 1}, "removed": {"$tuple": []}}),
+            ("StepCompleted", {"invocation": lap + 1, "output": "again", "duration": 3e-06}),
+        ):
+            seq += 1
+            ts = time.time()
+            body = {"v": 1, "type": kind, "run_id": rid, "seq": seq, "ts": ts, "step": "lap"}
+            rows.append((rid, seq, kind, ts, json.dumps({**body, **extra})))
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.close()
+    return len(rows)
+
+
+def w8() -> Rep:
+    async def rep() -> Sample:
+        path = shm_db_path("w8")
+        remove_db(path)
+        try:
+            written = _write_log(path, RESUME_LAPS)
+            t0 = time.perf_counter()
+            conn = sqlite3.connect(path)
+            cur = conn.execute("SELECT body FROM events WHERE run_id = ? ORDER BY seq", ("0" * 24,))
+            events = [json.loads(body) for (body,) in cur]
+            dt = time.perf_counter() - t0
+            conn.close()
+        finally:
+            remove_db(path)
+        return Sample(dt, expect(len(events), written, "events read"))
+
+    return rep
+
+
+# -- S1: a full-state snapshot per step (what checkpointing the whole state costs) ---
+
+
+def s1() -> Rep:
+    async def rep() -> Sample:
+        path = shm_db_path("s1")
+        remove_db(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_CREATE)
+            state = {"blob": "x" * BIG_STATE_BYTES, "counter": 0}
+            for i in range(CHAIN_STEPS):
+                state["counter"] += 1
+                conn.execute("INSERT INTO steps VALUES (?, ?)", (i, json.dumps(state)))
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            size = os.path.getsize(path)
+        finally:
+            remove_db(path)
+        return Sample(size / CHAIN_STEPS, expect(state["counter"], CHAIN_STEPS, "counter"))
 
     return rep

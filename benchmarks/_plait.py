@@ -4,12 +4,17 @@ timed repetition (:data:`benchmarks._common.Rep`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import operator
+import os
+import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import (
+    BIG_STATE_BYTES,
     CHAIN_STEPS,
     FAN_SLEEP,
     KICKOFFS,
@@ -17,10 +22,17 @@ from benchmarks._common import (
     MAP_CONCURRENCY,
     MAP_ITEMS,
     MAP_SLEEP,
+    PG_URL,
+    RESUME_LAPS,
     Rep,
     Sample,
+    disk_db_dir,
+    drop_schema,
     expect,
     random_dag,
+    random_schema,
+    remove_db,
+    shm_db_path,
     task_name,
 )
 from plait import Flow, Workflow, and_, listen, or_, router, start
@@ -255,5 +267,197 @@ def w7() -> Rep:
         out = await flow.kickoff_async()
         dt = time.perf_counter() - t0
         return Sample(dt, expect(out, list(range(MAP_ITEMS)), "results"))
+
+    return rep
+
+
+# -- W4 / W4d / W4p: W1 with durable checkpoints -------------------------------------
+#
+# The headline is ``kickoff_async(store=URL)``: opening the store (schema migration on a
+# fresh database) and closing it are in the time. ``steady_us_per_step`` (in the notes) is
+# the same run with a store opened before the clock starts and closed after it stops.
+
+
+def _durable_chain(fresh: Callable[[str], Any], cleanup: Callable[[], Any]) -> Rep:
+    """``fresh(tag)``: ``(url, open_store)`` for a new, empty database; ``cleanup()``
+    removes every database made for the repetition."""
+    cls = chain_flow(CHAIN_STEPS)
+
+    async def rep() -> Sample:
+        try:
+            url, _ = await fresh("url")
+            flow = cls()
+            t0 = time.perf_counter()
+            await flow.kickoff_async(inputs={"counter": 0}, store=url)
+            dt = time.perf_counter() - t0
+            problem = expect(flow.state["counter"], CHAIN_STEPS, "counter")
+            _, opener = await fresh("open")
+            store = await opener()
+            flow2 = cls()
+            t1 = time.perf_counter()
+            await flow2.kickoff_async(inputs={"counter": 0}, store=store)
+            dt2 = time.perf_counter() - t1
+            await store.close()
+            problem = problem or expect(flow2.state["counter"], CHAIN_STEPS, "counter")
+        finally:
+            await cleanup()
+        return Sample(
+            dt / CHAIN_STEPS * 1e6, problem, {"steady_us_per_step": dt2 / CHAIN_STEPS * 1e6}
+        )
+
+    return rep
+
+
+def _sqlite_chain(on_disk: bool) -> Rep:
+    from plait.stores import SqliteStore
+
+    made: list[str] = []
+    dirs: list[str] = []
+
+    async def fresh(tag: str) -> tuple[str, Any]:
+        if on_disk:
+            dirs.append(disk_db_dir())
+            path = os.path.join(dirs[-1], f"{tag}.db")
+        else:
+            path = shm_db_path(tag)
+        remove_db(path)
+        made.append(path)
+
+        async def opener() -> Any:
+            return SqliteStore(path)
+
+        return f"sqlite:///{path}", opener
+
+    async def cleanup() -> None:
+        for path in made:
+            remove_db(path)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        made.clear()
+        dirs.clear()
+
+    return _durable_chain(fresh, cleanup)
+
+
+def w4() -> Rep:
+    return _sqlite_chain(on_disk=False)
+
+
+def w4d() -> Rep:
+    return _sqlite_chain(on_disk=True)
+
+
+def w4p() -> Rep:
+    from plait.stores import PostgresStore
+
+    schemas: list[str] = []
+
+    async def fresh(tag: str) -> tuple[str, Any]:
+        schemas.append(random_schema())
+        schema = schemas[-1]
+
+        async def opener() -> Any:
+            return await PostgresStore.connect(PG_URL, schema=schema)
+
+        return f"{PG_URL}?schema={schema}", opener
+
+    async def cleanup() -> None:
+        for schema in schemas:
+            await drop_schema(schema)
+        schemas.clear()
+
+    return _durable_chain(fresh, cleanup)
+
+
+# -- W8: resume a run with 10,000 completed steps ------------------------------------
+
+RESUME = {"allow": False, "started": 0.0}
+
+
+class ResumeLoop(Flow):
+    """``lap`` loops RESUME_LAPS times, then fails on the next lap unless allowed."""
+
+    max_calls = 2 * RESUME_LAPS + 10
+
+    @start()
+    async def begin(self) -> None:
+        self.state["laps"] = 0
+
+    @router(or_(begin, "again"), max_calls=2 * RESUME_LAPS + 10)
+    async def lap(self) -> str:
+        if self.state["laps"] >= RESUME_LAPS:
+            if not RESUME["allow"]:
+                raise RuntimeError("W8: planned failure after the completed laps")
+            if not RESUME["started"]:
+                RESUME["started"] = time.perf_counter()
+        self.state["laps"] += 1
+        return "again" if self.state["laps"] <= RESUME_LAPS else "done"
+
+    @listen("done")
+    async def finish(self) -> int:
+        return int(self.state["laps"])
+
+
+def w8() -> Rep:
+    async def rep() -> Sample:
+        path = shm_db_path("w8")
+        remove_db(path)
+        url = f"sqlite:///{path}"
+        try:
+            RESUME.update(allow=False, started=0.0)
+            flow = ResumeLoop()
+            t_build = time.perf_counter()
+            with contextlib.suppress(Exception):  # the planned failure
+                await flow.kickoff_async(store=url)
+            build_s = time.perf_counter() - t_build
+            run_id = flow.run_id
+            RESUME["allow"] = True
+            again = ResumeLoop()
+            t0 = time.perf_counter()
+            out = await again.resume_async(run_id, store=url)
+            total = time.perf_counter() - t0
+            started = RESUME["started"]
+            with sqlite3.connect(path) as conn:
+                (rows,) = conn.execute("SELECT count(*) FROM events").fetchone()
+            conn.close()
+        finally:
+            remove_db(path)
+        problem = expect(out, RESUME_LAPS + 1, "laps") or ("" if started else "lap never ran")
+        return Sample(
+            started - t0 if started else total,
+            problem,
+            {"resume_total_s": total, "build_s": build_s, "event_rows": rows},
+        )
+
+    return rep
+
+
+# -- S1: bytes stored per step -------------------------------------------------------
+
+
+def s1() -> Rep:
+    cls = chain_flow(CHAIN_STEPS)
+
+    async def rep() -> Sample:
+        path = shm_db_path("s1")
+        remove_db(path)
+        try:
+            flow = cls()
+            inputs = {"blob": "x" * BIG_STATE_BYTES, "counter": 0}
+            await flow.kickoff_async(inputs=inputs, store=f"sqlite:///{path}")
+            problem = expect(flow.state["counter"], CHAIN_STEPS, "counter")
+            conn = sqlite3.connect(path)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (body,) = conn.execute("SELECT sum(length(body)) FROM events").fetchone()
+            (rows,) = conn.execute("SELECT count(*) FROM events").fetchone()
+            conn.close()
+            size = os.path.getsize(path)
+        finally:
+            remove_db(path)
+        return Sample(
+            size / CHAIN_STEPS,
+            problem,
+            {"body_bytes_per_step": body / CHAIN_STEPS, "event_rows": rows, "file_bytes": size},
+        )
 
     return rep
