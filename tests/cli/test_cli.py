@@ -190,6 +190,13 @@ def _restore_imports() -> Iterator[None]:
         del sys.modules[name]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are stored in ./.plait/runs.db by default: keep that out of the repository."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PLAIT_STORE", raising=False)
+
+
 @pytest.fixture
 def flows(tmp_path: Path) -> Path:
     path = tmp_path / "flows.py"
@@ -244,7 +251,7 @@ def test_run_json_with_inputs(flows: Path) -> None:
 
 
 def test_json_serialises_any_output(flows: Path) -> None:
-    doc = run_json(f"{flows}:Odd")
+    doc = run_json(f"{flows}:Odd", "--store", "memory://")  # a durable store refuses <Thing>
     assert doc["output"] == {"when": "2020-01-02", "obj": "<Thing>", "nan": None}
     assert doc["state"]["thing"] == "<Thing>"
 
@@ -512,7 +519,7 @@ def test_typer_exits_pass_through() -> None:
 # -- the real entry point ------------------------------------------------------------
 
 
-def test_console_script_runs(flows: Path) -> None:
+def test_console_script_runs(flows: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -530,6 +537,7 @@ def test_console_script_runs(flows: Path) -> None:
         text=True,
         check=False,
         timeout=120,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["output"]["doubled"] == 6

@@ -1,4 +1,4 @@
-"""The ``plait`` commands: ``run``, ``plot`` and ``validate``."""
+"""The ``plait`` commands: ``run``, ``plot``, ``validate`` and ``runs …``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from plait.cli._errors import print_error, print_traceback, reported, stderr
+from plait.cli._errors import print_error, reported, stderr
 from plait.cli._target import load_target
 
 app = typer.Typer(
@@ -94,40 +94,40 @@ def run(
     ] = False,
     store: Annotated[
         str | None,
-        typer.Option(help="Store URL (default: $PLAIT_STORE, else in memory).", metavar="URL"),
+        typer.Option(
+            help="Store URL: sqlite:///path.db, postgresql://…, redis://…, memory:// "
+            "(default: $PLAIT_STORE, else sqlite:///.plait/runs.db here).",
+            metavar="URL",
+        ),
     ] = None,
     debug: Debug = False,
 ) -> None:
-    """Run a flow or workflow, showing live progress, then its result and timeline."""
+    """Run a flow or workflow, showing live progress, then its result and timeline.
+
+    Runs are stored (by default in ./.plait/runs.db): list them with `plait runs list`
+    and go on with a failed one with `plait runs resume RUN_ID`."""
     from plait.cli._progress import RunProgress
-    from plait.cli._run import execute, parse_inputs, report, to_json
+    from plait.cli._run import execute, parse_inputs, show_outcome, store_url
 
     debug = _debugging(ctx, debug)
     try:
         inputs = parse_inputs(input or [], inputs_json)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    url = store_url(store)
     console = Console(highlight=False)
     with reported(debug):
         definition = load_target(target)
         live = console.is_terminal and not (quiet or as_json)
         progress = RunProgress(console, enabled=live, title=target)
-        try:
-            outcome = execute(definition, inputs, store=store, progress=progress)
-        except KeyboardInterrupt:
-            print_error("interrupted; the run was cancelled", title="Cancelled")
-            raise typer.Exit(130) from None
-        if as_json:
-            typer.echo(to_json(outcome))
-        else:
-            report(outcome, console, quiet=quiet)
-    if outcome.error is not None:
-        if debug:
-            print_traceback(outcome.error)
-        step = outcome.failed_step
-        where = f" in step {step!r}" if step else ""
-        print_error(str(outcome.error), title=f"Run failed{where}")
-        raise typer.Exit(1)
+        show_outcome(
+            lambda: execute(definition, inputs, store=url, progress=progress),
+            console,
+            store=url,
+            as_json=as_json,
+            quiet=quiet,
+            debug=debug,
+        )
 
 
 @app.command()
@@ -181,3 +181,12 @@ def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
     if not routers:
         console.print(Text("  routers: none"))
     console.print(Text(f"  listeners: {len(listeners)}"))
+
+
+def _add_runs() -> None:
+    from plait.cli._runs import runs
+
+    app.add_typer(runs, name="runs")
+
+
+_add_runs()

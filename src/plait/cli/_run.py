@@ -1,23 +1,37 @@
-"""``plait run``: stream a run, show its progress, then its result and timeline."""
+"""``plait run`` and ``plait runs resume``: stream a run's events, show its progress, then
+its result and timeline."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.pretty import Pretty
 from rich.text import Text
 
+from plait.cli._errors import print_error, print_traceback, stderr
 from plait.cli._progress import RunProgress
 from plait.cli._timeline import counted, render_timeline, run_duration, spans
 from plait.core import PlaitError
 from plait.plan import compile
-from plait.runtime import Event, RunCompleted, RunFailed, RunStarted
+from plait.runtime import Event, RunCompleted, RunFailed, RunResumed, RunStarted
+
+DEFAULT_STORE = "sqlite:///.plait/runs.db"
+"""Where the CLI keeps runs unless told otherwise (relative to the current directory)."""
+
+
+def store_url(store: str | None) -> str:
+    """``--store``, else ``$PLAIT_STORE``, else the durable default in ``./.plait/``."""
+    return store or os.environ.get("PLAIT_STORE") or DEFAULT_STORE
 
 
 def parse_inputs(pairs: Sequence[str], inputs_json: str | None) -> dict[str, Any]:
@@ -55,7 +69,7 @@ class Outcome:
 
     @property
     def started(self) -> bool:
-        return bool(self.events) and isinstance(self.events[0], RunStarted)
+        return bool(self.events) and isinstance(self.events[0], RunStarted | RunResumed)
 
     @property
     def failed_step(self) -> str:
@@ -73,11 +87,41 @@ def execute(
     definition: Any, inputs: Mapping[str, Any], *, store: str | None, progress: RunProgress
 ) -> Outcome:
     """Run ``definition`` through ``stream``; a failed run is returned, not raised."""
-    outcome = Outcome(definition)
     options: dict[str, Any] = {} if store is None else {"store": store}
+    return drive(definition, lambda: definition.stream(inputs, **options), progress)
+
+
+def resume(definition: Any, run_id: str, *, store: str, progress: RunProgress) -> Outcome:
+    """Go on with stored run ``run_id``; a failed run is returned, not raised."""
+    return drive(definition, lambda: _resumed(definition, run_id, store), progress)
+
+
+async def _resumed(definition: Any, run_id: str, store: str) -> AsyncIterator[Event]:
+    """``resume_async``'s events as a stream (resume has no ``stream()`` of its own)."""
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    task = asyncio.get_running_loop().create_task(
+        definition.resume_async(run_id, store=store, listeners=[queue.put_nowait])
+    )
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        await task  # raises the run's error, after its RunFailed event
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def drive(
+    definition: Any, events: Callable[[], AsyncIterator[Event]], progress: RunProgress
+) -> Outcome:
+    """Consume the run ``events()`` streams, showing progress; collect its outcome."""
+    outcome = Outcome(definition)
 
     async def consume() -> None:
-        async for event in definition.stream(inputs, **options):
+        async for event in events():
             outcome.events.append(event)
             progress.update(event)
 
@@ -87,7 +131,7 @@ def execute(
             asyncio.run(consume())
         except PlaitError as exc:
             if not outcome.started:
-                raise  # bad inputs or plan: nothing ran
+                raise  # bad inputs, plan or run id: nothing ran
             outcome.error = exc
     outcome.wall = time.perf_counter() - t0
     if outcome.error is None:
@@ -112,7 +156,7 @@ def jsonable(value: Any) -> Any:
         return repr(value)
 
 
-def to_json(outcome: Outcome) -> str:
+def to_json(outcome: Outcome, *, store: str | None = None) -> str:
     events = outcome.events
     error = None
     if outcome.error is not None:
@@ -130,6 +174,7 @@ def to_json(outcome: Outcome) -> str:
         "duration_s": round(outcome.duration, 6),
         "steps": [s.to_dict() for s in spans(events)],
         "error": error,
+        "store": store,
     }
     return json.dumps(doc, ensure_ascii=False)
 
@@ -139,7 +184,7 @@ def _readable(value: Any) -> Any:
     return Text(value) if isinstance(value, str) else Pretty(value)
 
 
-def report(outcome: Outcome, console: Console, *, quiet: bool) -> None:
+def report(outcome: Outcome, console: Console, *, quiet: bool, store: str = "") -> None:
     """Print the timeline, the result and a summary line (only the result when quiet)."""
     if quiet:
         if outcome.error is None:
@@ -155,4 +200,45 @@ def report(outcome: Outcome, console: Console, *, quiet: bool) -> None:
     line = Text("✓ completed", style="bold green")
     line.append(f"  run {run_id} in {outcome.duration * 1000:,.1f} ms · ")
     line.append(f"{counted(steps, 'step')}, {counted(len(rows), 'invocation')}")
+    if store:
+        line.append(f" · stored in {store}", style="bright_black")
     console.print(line)
+
+
+def show_outcome(
+    go: Callable[[], Outcome],
+    console: Console,
+    *,
+    store: str,
+    as_json: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Run ``go`` and print its outcome, as ``plait run`` and ``plait runs resume`` do;
+    exit 1 when the run failed (telling how to resume it)."""
+    try:
+        outcome = go()
+    except KeyboardInterrupt:
+        print_error("interrupted; the run was cancelled", title="Cancelled")
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(to_json(outcome, store=store))
+    else:
+        report(outcome, console, quiet=quiet, store=store)
+    if outcome.error is not None:
+        if debug:
+            print_traceback(outcome.error)
+        step = outcome.failed_step
+        where = f" in step {step!r}" if step else ""
+        print_error(str(outcome.error), title=f"Run failed{where}")
+        if not (as_json or quiet) and outcome.events:
+            run_id = outcome.events[0].run_id
+            hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+            stderr().print(
+                Text(
+                    f"run {run_id} is stored in {store}; fix the cause, then go on with: "
+                    f"plait runs resume {run_id}{hint}",
+                    style="bright_black",
+                )
+            )
+        raise typer.Exit(1)

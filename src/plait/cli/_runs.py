@@ -1,0 +1,271 @@
+"""``plait runs list|show|resume``: stored runs, read from a store URL."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from plait.cli._errors import print_error, reported
+from plait.cli._target import TargetError, load_target
+from plait.runtime import Event, RunCompleted, RunRecord, Store
+
+T = TypeVar("T")
+
+runs = typer.Typer(
+    help="List, show and resume stored runs (default store: $PLAIT_STORE, else "
+    "sqlite:///.plait/runs.db in the current directory).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL (default: $PLAIT_STORE, else sqlite:///.plait/runs.db).",
+        metavar="URL",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON and nothing else on stdout.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
+
+STATUS_STYLES = {
+    "completed": "green",
+    "failed": "red",
+    "running": "cyan",
+    "waiting": "yellow",
+    "cancelled": "bright_black",
+}
+
+
+def _debugging(ctx: typer.Context, debug: bool) -> bool:
+    return debug or bool(ctx.find_root().obj)
+
+
+def _with_store(url: str, use: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store at ``url``, ``await use(store)``, close it."""
+    from plait.engine import open_store
+
+    async def go() -> T:
+        store = await open_store(url)
+        try:
+            return await use(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "—"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _record_json(record: RunRecord) -> dict[str, Any]:
+    from plait.cli._run import jsonable
+
+    return {k: jsonable(v) for k, v in dataclasses.asdict(record).items()}
+
+
+def _no_run(run_id: str, url: str) -> typer.Exit:
+    print_error(
+        f"no run {run_id} in {url}; check the run id (plait runs list) and --store / PLAIT_STORE",
+        title="Unknown run",
+    )
+    return typer.Exit(1)
+
+
+@runs.command("list")
+def list_(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    flow: Annotated[str | None, typer.Option(help="Only runs of this flow.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only runs with this status (running, completed, failed, …)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most N runs.", metavar="N")] = 50,
+    as_json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """List stored runs, newest first."""
+    from plait.cli._run import store_url
+
+    url = store_url(store)
+    with reported(_debugging(ctx, debug)):
+        records = _with_store(url, lambda s: s.list_runs(flow=flow, status=status, limit=limit))
+    if as_json:
+        typer.echo(json.dumps([_record_json(r) for r in records], ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    table = Table(title=f"Runs in {url}", title_justify="left")
+    widest = max((len(r.flow) for r in records), default=4)
+    table.add_column(
+        "run id", no_wrap=True, min_width=max((len(r.run_id) for r in records), default=6)
+    )
+    table.add_column("flow", no_wrap=True, min_width=min(widest, 24), overflow="ellipsis")
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("created", no_wrap=True, min_width=16)
+    table.add_column("updated", no_wrap=True, min_width=16)
+    table.add_column("error", overflow="fold")
+    for r in records:
+        table.add_row(
+            Text(r.run_id),
+            Text(r.flow),
+            Text(r.status, style=STATUS_STYLES.get(r.status, "")),
+            _when(r.created_at),
+            _when(r.updated_at),
+            Text(_short(_first_line(r.error)), style="red"),
+        )
+    if not records:
+        console.print(Text(f"no runs in {url}", style="bright_black"))
+        return
+    console.print(table)
+
+
+@runs.command()
+def show(
+    ctx: typer.Context,
+    run_id: RunId,
+    store: StoreOpt = None,
+    as_json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Show a stored run: its record, timeline, and output or error."""
+    from plait.cli._run import jsonable, store_url
+    from plait.cli._timeline import render_timeline
+    from plait.runtime import encode_event
+
+    url = store_url(store)
+
+    async def fetch(s: Store) -> tuple[RunRecord | None, list[Event]]:
+        record = await s.get_run(run_id)
+        return record, ([] if record is None else await s.read(run_id))
+
+    with reported(_debugging(ctx, debug)):
+        record, events = _with_store(url, fetch)
+    if record is None:
+        raise _no_run(run_id, url)
+    output = next((e.output for e in reversed(events) if isinstance(e, RunCompleted)), None)
+    if as_json:
+        doc = {
+            "record": _record_json(record),
+            "output": jsonable(output) if record.status == "completed" else None,
+            "events": [encode_event(e) for e in events],
+        }
+        typer.echo(json.dumps(doc, ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    head = Text(f"run {record.run_id}", style="bold")
+    head.append(f"  {record.flow}  ")
+    head.append(record.status, style=STATUS_STYLES.get(record.status, ""))
+    console.print(head)
+    console.print(
+        Text(
+            f"created {_when(record.created_at)} · updated {_when(record.updated_at)} · "
+            f"{len(events)} events · {url}",
+            style="bright_black",
+        )
+    )
+    if record.inputs:
+        console.print(Text("inputs: ", style="bold").append(json.dumps(jsonable(record.inputs))))
+    if events:
+        render_timeline(events, console)
+    if record.status == "completed":
+        from plait.cli._run import _readable
+
+        console.print(Text("Result", style="bold"))
+        console.print(_readable(output))
+    if record.error:
+        console.print(Text("Error: ", style="bold red").append(record.error, style="red"))
+    if record.status not in ("completed",):
+        console.print(Text(f"go on with: plait runs resume {record.run_id}", style="bright_black"))
+
+
+def _flow_of(record: RunRecord) -> Any:
+    """The flow class named by the stored plan's step refs (``module:Class.method``)."""
+    plan = record.plan or {}
+    if plan.get("kind") == "workflow":
+        raise TargetError(
+            f"run {record.run_id} is a run of the workflow {record.flow!r}: name it as "
+            "TARGET (plait runs resume RUN_ID path/to/file.py:Name)"
+        )
+    refs = {str(s.get("ref", "")) for s in plan.get("steps", [])}
+    owners = {ref.rpartition(".")[0] for ref in refs if ":" in ref and "." in ref}
+    if len(owners) != 1:
+        raise TargetError(
+            f"cannot tell from run {record.run_id}'s stored plan which flow class to load; "
+            "give TARGET (plait runs resume RUN_ID path/to/file.py:Name)"
+        )
+    where = owners.pop()
+    try:
+        return load_target(where)
+    except TargetError as exc:
+        raise TargetError(
+            f"cannot load the flow {where!r} of run {record.run_id} ({exc}); run from the "
+            "folder you started it in, or give TARGET (path/to/file.py:Name)"
+        ) from exc
+
+
+@runs.command("resume")
+def resume_(
+    ctx: typer.Context,
+    run_id: RunId,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TARGET]",
+            help="path/to/file.py:Name or package.module:Name (default: the flow class "
+            "the stored run names)",
+        ),
+    ] = None,
+    store: StoreOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON object, as plait run --json does."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the result (or the error).")
+    ] = False,
+    debug: Debug = False,
+) -> None:
+    """Go on with a stored run that failed or was interrupted; completed steps do not run
+    again."""
+    from plait.cli._progress import RunProgress
+    from plait.cli._run import resume, show_outcome, store_url
+
+    debug = _debugging(ctx, debug)
+    url = store_url(store)
+    console = Console(highlight=False)
+    with reported(debug):
+        record = _with_store(url, lambda s: s.get_run(run_id))
+        if record is None:
+            raise _no_run(run_id, url)
+        definition = load_target(target) if target else _flow_of(record)
+        live = console.is_terminal and not (quiet or as_json)
+        progress = RunProgress(console, enabled=live, title=f"resume {run_id}")
+        show_outcome(
+            lambda: resume(definition, run_id, store=url, progress=progress),
+            console,
+            store=url,
+            as_json=as_json,
+            quiet=quiet,
+            debug=debug,
+        )

@@ -1,0 +1,200 @@
+"""``plait runs list|show|resume`` on runs stored by ``plait run`` (SQLite in ./.plait)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from plait.cli._app import app
+
+FLOW = textwrap.dedent(
+    """
+    from pathlib import Path
+
+    from plait import Flow, listen, start
+
+    MARKER = Path(__file__).with_name("fail.marker")
+
+
+    class Flaky(Flow):
+        @start()
+        def first(self):
+            self.state["seen"] = 1
+            return 20
+
+        @listen(first)
+        def second(self, value):
+            if MARKER.exists():
+                raise RuntimeError("marker present\\nsecond line")
+            return value + 22
+    """
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PLAIT_STORE", raising=False)
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def failed_run(tmp_path: Path) -> str:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    (tmp_path / "fail.marker").write_text("")
+    result = invoke("run", "flaky.py", "--json")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "failed"
+    assert doc["store"] == "sqlite:///.plait/runs.db"
+    assert (tmp_path / ".plait" / "runs.db").is_file()
+    run_id: str = doc["run_id"]
+    return run_id
+
+
+def test_fail_list_show_resume(failed_run: str, tmp_path: Path) -> None:
+    listed = invoke("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    assert failed_run in listed.stdout
+    assert "Flaky" in listed.stdout and "failed" in listed.stdout
+
+    shown = invoke("runs", "show", failed_run)
+    assert shown.exit_code == 0, shown.output
+    assert "Timeline" in shown.stdout
+    assert "second" in shown.stdout and "first" in shown.stdout
+    assert "marker present" in shown.stdout
+    assert f"plait runs resume {failed_run}" in shown.stdout
+
+    (tmp_path / "fail.marker").unlink()
+    resumed = invoke("runs", "resume", failed_run)
+    assert resumed.exit_code == 0, resumed.output
+    assert "42" in resumed.stdout
+    assert "✓ completed" in resumed.stdout
+    assert "sqlite:///.plait/runs.db" in resumed.stdout
+
+    done = invoke("runs", "list", "--status", "completed")
+    assert done.exit_code == 0 and failed_run in done.stdout
+    assert failed_run not in invoke("runs", "list", "--status", "failed").stdout
+
+    again = invoke("runs", "resume", failed_run)
+    assert again.exit_code == 1
+    assert "already completed" in again.stderr
+    assert "Traceback" not in again.output
+
+
+def test_a_failed_run_says_how_to_resume(tmp_path: Path) -> None:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    (tmp_path / "fail.marker").write_text("")
+    result = invoke("run", "flaky.py:Flaky")
+    assert result.exit_code == 1
+    assert "plait runs resume " in result.stderr
+
+
+def test_json_outputs_parse(failed_run: str, tmp_path: Path) -> None:
+    runs = json.loads(invoke("runs", "list", "--json").stdout)
+    assert [r["run_id"] for r in runs] == [failed_run]
+    assert runs[0]["status"] == "failed" and "marker present" in runs[0]["error"]
+
+    shown = json.loads(invoke("runs", "show", failed_run, "--json").stdout)
+    assert shown["record"]["run_id"] == failed_run
+    assert shown["events"][0]["type"] == "RunStarted"
+    assert shown["events"][-1]["type"] == "RunFailed"
+    assert shown["output"] is None
+
+    (tmp_path / "fail.marker").unlink()
+    result = invoke("runs", "resume", failed_run, "flaky.py:Flaky", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "completed" and doc["output"] == 42
+    assert [s["step"] for s in doc["steps"]] == ["second"]  # `first` did not run again
+
+    shown = json.loads(invoke("runs", "show", failed_run, "--json").stdout)
+    assert shown["record"]["status"] == "completed" and shown["output"] == 42
+
+
+def test_list_filters_and_limit(tmp_path: Path) -> None:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    for _ in range(3):
+        assert invoke("run", "flaky.py").exit_code == 0
+    assert len(json.loads(invoke("runs", "list", "--json").stdout)) == 3
+    assert len(json.loads(invoke("runs", "list", "--json", "--limit", "2").stdout)) == 2
+    assert json.loads(invoke("runs", "list", "--json", "--flow", "Other").stdout) == []
+    empty = invoke("runs", "list", "--status", "failed")
+    assert empty.exit_code == 0 and "no runs" in empty.stdout
+
+
+@pytest.mark.parametrize("command", ["show", "resume"])
+def test_unknown_run_is_one_clear_message(command: str) -> None:
+    result = invoke("runs", command, "nope-123")
+    assert result.exit_code == 1
+    assert "no run nope-123" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "x"], ["resume", "x"]])
+def test_unknown_store_scheme(command: list[str]) -> None:
+    result = invoke("runs", *command, "--store", "bogus://where")
+    assert result.exit_code == 1
+    assert "unknown store URL" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_store() -> None:
+    result = invoke("runs", "list", "--store", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.strip()
+
+
+def test_env_store_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    monkeypatch.setenv("PLAIT_STORE", "sqlite:///elsewhere.db")
+    result = invoke("run", "flaky.py")
+    assert result.exit_code == 0, result.output
+    assert "sqlite:///elsewhere.db" in result.stdout
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / ".plait").exists()
+    assert len(json.loads(invoke("runs", "list", "--json").stdout)) == 1
+
+
+def test_a_workflow_needs_a_target(tmp_path: Path) -> None:
+    (tmp_path / "wf.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+            from plait import Workflow
+
+            wf = Workflow("wf")
+
+            @wf.task()
+            def only():
+                if Path("fail.marker").exists():
+                    raise RuntimeError("nope")
+                return 1
+            """
+        )
+    )
+    (tmp_path / "fail.marker").write_text("")
+    doc = json.loads(invoke("run", "wf.py", "--json").stdout)
+    result = invoke("runs", "resume", doc["run_id"])
+    assert result.exit_code == 1
+    assert "TARGET" in result.stderr and "workflow" in result.stderr
+    (tmp_path / "fail.marker").unlink()
+    assert invoke("runs", "resume", doc["run_id"], "wf.py:wf").exit_code == 0
