@@ -200,7 +200,8 @@ def show(
 
 
 def _flow_of(record: RunRecord) -> Any:
-    """The flow class named by the stored plan's step refs (``module:Class.method``)."""
+    """The flow class the stored plan names (``module:Class``; older runs: from its
+    step refs ``module:Class.method``)."""
     plan = record.plan or {}
     if plan.get("kind") == "workflow":
         raise TargetError(
@@ -209,6 +210,8 @@ def _flow_of(record: RunRecord) -> Any:
         )
     refs = {str(s.get("ref", "")) for s in plan.get("steps", [])}
     owners = {ref.rpartition(".")[0] for ref in refs if ":" in ref and "." in ref}
+    if plan.get("ref"):
+        owners = {str(plan["ref"])}
     if len(owners) != 1:
         raise TargetError(
             f"cannot tell from run {record.run_id}'s stored plan which flow class to load; "

@@ -158,11 +158,15 @@ class RunLoop:
         return await self._drive(await self._launch(inline=True))
 
     def _plan_dict(self) -> dict[str, Any]:
-        """The plan as stored with the run (made once per plan): how to find its code."""
-        found = self.plan.cache.get("stored_form")
-        if found is None:
-            found = self.plan.cache["stored_form"] = self.plan.to_dict()
-        return found
+        """What the store keeps about the plan with the run: enough to find its code."""
+        owner = type(self.owner)
+        ref = "" if self.plan.kind == "workflow" else f"{owner.__module__}:{owner.__qualname__}"
+        return {
+            "format": self.plan.format,
+            "name": self.plan.name,
+            "kind": self.plan.kind,
+            "ref": ref,
+        }
 
     async def resume(self, events: list[Event]) -> Any:
         """Go on from a stored log: steps that completed are not run again; steps that had
