@@ -99,6 +99,9 @@ class RunLoop:
         self._done: asyncio.Future[Any] = self._aio.create_future()
         self._finished = False
         self._closed = False
+        self._immediate = bool(getattr(store, "immediate", False))
+        self._writer: asyncio.Task[None] | None = None
+        self._store_error: BaseException | None = None
         self._main: asyncio.Task[Any] | None = None
         self._inline = False
         self._interrupted = False
@@ -116,21 +119,58 @@ class RunLoop:
         return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
 
     def record(self, event: Event) -> Event:
-        """Fold ``event`` into the view, buffer it for the store, tell the listeners.
+        """Fold ``event`` into the view, buffer it for the store, tell the listeners
+        (with a durable store: once it is stored, so whatever they report is durable).
         Nothing is recorded after the run's last event (a late map item, say)."""
         if self._closed:
             return event
         apply(self.view, event)
         self._buffer.append(event)
         self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
+        if self._immediate:
+            for listener in self.listeners:
+                listener(event)
         return event
 
     async def flush(self) -> None:
-        if self._buffer:
+        """Return once every event recorded so far is in the store.
+
+        A store that is ``immediate`` (in memory) gets the batch right here. A durable one
+        gets batches from a single writer task, one append at a time and in order: while
+        one batch commits, the next gathers the events of every step that completes
+        meanwhile (group commit across steps and branches).
+        """
+        if self._immediate:
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                await self.store.append(self.run_id, batch)
+            return
+        writer = self._flush_soon()
+        if writer is not None:
+            await asyncio.shield(writer)
+        if self._store_error is not None:
+            raise self._store_error
+
+    def _flush_soon(self) -> asyncio.Task[None] | None:
+        """Make sure the writer task is on its way to store what is buffered."""
+        writer = self._writer
+        if writer is None or writer.done():
+            if not self._buffer:
+                return None
+            writer = self._writer = self._aio.create_task(self._write())
+        return writer
+
+    async def _write(self) -> None:
+        while self._buffer and self._store_error is None:
             batch, self._buffer = self._buffer, []
-            await self.store.append(self.run_id, batch)
+            try:
+                await self.store.append(self.run_id, batch)
+                for event in batch:  # listeners hear of events once they are stored
+                    for listener in self.listeners:
+                        listener(event)
+            except Exception as exc:  # the run cannot go on without its log: the next
+                self._store_error = exc  # flush() raises it, the next completion fails
+                self._buffer = []
 
     # -- the run ---------------------------------------------------------------------
 
@@ -290,10 +330,23 @@ class RunLoop:
             self.new(RunCompleted, output=output, duration=time.perf_counter() - self._started)
         )
         self._closed = True
-        await self.flush()
+        problem = await self._flush_last()
+        if problem is not None:  # the run did its work, but its log is not all stored
+            await self.store.set_status(self.run_id, "failed", error=str(problem))
+            if not self._done.done():
+                self._done.set_exception(problem)
+            return
         await self.store.set_status(self.run_id, "completed")
         if not self._done.done():
             self._done.set_result(output)
+
+    async def _flush_last(self) -> BaseException | None:
+        """Store the run's last events; return the store's error instead of raising it."""
+        try:
+            await self.flush()
+        except Exception as exc:
+            return exc
+        return None
 
     async def _fail(self, error: BaseException, step: str) -> None:
         if self._finished:
@@ -303,7 +356,7 @@ class RunLoop:
             self.new(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
         )
         self._closed = True
-        await self.flush()
+        await self._flush_last()  # a store error here is already the run's error, or lesser
         await self.store.set_status(self.run_id, "failed", error=str(error))
         if not self._done.done():
             self._done.set_exception(error)
@@ -440,7 +493,15 @@ class RunLoop:
                     label=label,
                 )
             )
-        await self.flush()
+        if self._immediate:
+            await self.flush()
+        else:
+            # Durable stores: the next steps start while this commits. The log is written
+            # in order, so no later completion is durable before this one.
+            if self._store_error is not None:
+                await self._fail(self._store_error, name)
+                return None
+            self._flush_soon()
         return await self._launch(inline=True)
 
     def _live_now(self) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from plait.stores._order import check_order
 class MemoryStore:
     """Keeps every run and event in dicts; gone when the process ends."""
 
+    immediate = True
+    """``append`` does no I/O: the run loop hands it each batch at once."""
+
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
         self._events: dict[str, list[Event]] = {}
