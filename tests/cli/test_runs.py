@@ -198,3 +198,107 @@ def test_a_workflow_needs_a_target(tmp_path: Path) -> None:
     assert "TARGET" in result.stderr and "workflow" in result.stderr
     (tmp_path / "fail.marker").unlink()
     assert invoke("runs", "resume", doc["run_id"], "wf.py:wf").exit_code == 0
+
+
+def _seed(path: Path) -> None:
+    """Runs in a SQLite store at ``path``: old and new finished runs of two flows, and an
+    old running one."""
+    import asyncio
+    import time
+
+    from plait.runtime import RunRecord
+    from plait.stores import SqliteStore
+
+    now = time.time()
+    day = 86400.0
+
+    async def go() -> None:
+        store = SqliteStore(path)
+        try:
+            for run_id, flow, status, age in [
+                ("old-a1", "A", "completed", 10 * day),
+                ("old-a2", "A", "failed", 9 * day),
+                ("old-b1", "B", "cancelled", 8 * day),
+                ("new-a3", "A", "completed", 60.0),
+                ("old-run", "A", "running", 30 * day),
+            ]:
+                at = now - age
+                record = RunRecord(
+                    run_id=run_id, flow=flow, status=status, created_at=at, updated_at=at
+                )
+                await store.create_run(record)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def _listed() -> list[str]:
+    result = invoke("runs", "list", "--json", "--store", "sqlite:///runs.db")
+    assert result.exit_code == 0, result.output
+    return sorted(r["run_id"] for r in json.loads(result.stdout))
+
+
+def test_prune_older_than_with_yes(tmp_path: Path) -> None:
+    _seed(tmp_path / "runs.db")
+    result = invoke("runs", "prune", "--store", "sqlite:///runs.db", "--older-than", "7d", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "deleted 3 runs" in result.stdout
+    assert _listed() == ["new-a3", "old-run"]
+
+
+def test_prune_keep_latest_and_flow(tmp_path: Path) -> None:
+    _seed(tmp_path / "runs.db")
+    args = ["runs", "prune", "--store", "sqlite:///runs.db", "--yes"]
+    result = invoke(*args, "--keep-latest", "1", "--flow", "A")
+    assert result.exit_code == 0, result.output
+    assert "deleted 2 runs" in result.stdout  # old-a1, old-a2; new-a3 kept
+    assert _listed() == ["new-a3", "old-b1", "old-run"]
+    result = invoke(*args, "--keep-latest", "0", "--older-than", "12h")
+    assert "deleted 1 run" in result.stdout  # old-b1
+    assert _listed() == ["new-a3", "old-run"]
+
+
+def test_prune_asks_first(tmp_path: Path) -> None:
+    _seed(tmp_path / "runs.db")
+    args = ["runs", "prune", "--store", "sqlite:///runs.db", "--older-than", "30m"]
+    declined = runner.invoke(app, args, input="n\n")
+    assert declined.exit_code == 1
+    assert "delete 3 runs" in declined.output and "nothing deleted" in declined.output
+    assert len(_listed()) == 5
+    accepted = runner.invoke(app, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "delete 3 runs" in accepted.output and "deleted 3 runs" in accepted.output
+    assert _listed() == ["new-a3", "old-run"]
+    nothing = runner.invoke(app, args)
+    assert nothing.exit_code == 0 and "no runs to prune" in nothing.stdout
+
+
+@pytest.mark.parametrize("age", ["7", "7 days", "d", "-3h", "1y"])
+def test_prune_bad_duration(tmp_path: Path, age: str) -> None:
+    _seed(tmp_path / "runs.db")
+    result = invoke("runs", "prune", "--store", "sqlite:///runs.db", "--older-than", age, "--yes")
+    assert result.exit_code == 2
+    assert "not a duration" in result.output and "7d" in result.output
+    assert "Traceback" not in result.output
+    assert len(_listed()) == 5
+
+
+def test_prune_needs_a_limit(tmp_path: Path) -> None:
+    _seed(tmp_path / "runs.db")
+    result = invoke("runs", "prune", "--store", "sqlite:///runs.db", "--yes")
+    assert result.exit_code == 2
+    assert "--older-than" in result.output and "--keep-latest" in result.output
+    assert len(_listed()) == 5
+
+
+def test_parse_duration() -> None:
+    from plait.cli._runs import parse_duration
+
+    assert parse_duration("7d") == 7 * 86400
+    assert parse_duration("12h") == 12 * 3600
+    assert parse_duration("30m") == 1800
+    assert parse_duration("90s") == 90
+    assert parse_duration("1.5h") == 5400
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("soon")

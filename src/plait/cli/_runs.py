@@ -1,10 +1,12 @@
-"""``plait runs list|show|resume``: stored runs, read from a store URL."""
+"""``plait runs list|show|resume|prune``: stored runs, read from a store URL."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -21,7 +23,7 @@ from plait.runtime import Event, RunCompleted, RunRecord, Store
 T = TypeVar("T")
 
 runs = typer.Typer(
-    help="List, show and resume stored runs (default store: $PLAIT_STORE, else "
+    help="List, show, resume and prune stored runs (default store: $PLAIT_STORE, else "
     "sqlite:///.plait/runs.db in the current directory).",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -272,3 +274,89 @@ def resume_(
             quiet=quiet,
             debug=debug,
         )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``7d``, ``12h``, ``30m``, ``90s`` (or ``2w``); ValueError otherwise."""
+    match = _DURATION.fullmatch(text.lower())
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit: 90s, 30m, 12h, 7d or 2w"
+        )
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def _duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--older-than'") from None
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+@runs.command()
+def prune(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Only runs last updated longer ago than this (90s, 30m, 12h, 7d, 2w).",
+            metavar="AGE",
+        ),
+    ] = None,
+    keep_latest: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-latest",
+            min=0,
+            help="Keep the N newest finished runs of each flow.",
+            metavar="N",
+        ),
+    ] = None,
+    flow: Annotated[str | None, typer.Option(help="Only runs of this flow.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Delete finished (completed, failed, cancelled) runs and their events; running and
+    waiting runs always stay. Give --older-than, --keep-latest or both."""
+    from plait.cli._run import store_url
+
+    age = _duration(older_than)
+    if age is None and keep_latest is None:
+        raise typer.BadParameter(
+            "give --older-than AGE, --keep-latest N or both (to delete every finished run: "
+            "--keep-latest 0)",
+            param_hint="'--older-than' / '--keep-latest'",
+        )
+    cutoff = None if age is None else time.time() - age
+    url = store_url(store)
+    console = Console(highlight=False)
+    with reported(_debugging(ctx, debug)):
+        if not yes:
+            count = _with_store(
+                url,
+                lambda s: s.prune(
+                    older_than=cutoff, keep_latest=keep_latest, flow=flow, dry_run=True
+                ),
+            )
+            if count == 0:
+                console.print(Text(f"no runs to prune in {url}", style="bright_black"))
+                return
+            if not typer.confirm(f"delete {_runs(count)} and their events from {url}?"):
+                console.print("nothing deleted")
+                raise typer.Exit(1)
+        deleted = _with_store(
+            url, lambda s: s.prune(older_than=cutoff, keep_latest=keep_latest, flow=flow)
+        )
+    console.print(f"deleted {_runs(deleted)}")

@@ -26,6 +26,13 @@ class RunRecord:
     error: str = ""
 
 
+PRUNABLE: tuple[str, ...] = ("completed", "failed", "cancelled")
+"""The statuses :meth:`Store.prune` deletes by default."""
+
+UNPRUNABLE: frozenset[str] = frozenset({"running", "waiting"})
+"""Statuses of runs that :meth:`Store.prune` never deletes."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """Keeps runs and their event logs. Every store passes the conformance suite in
@@ -39,6 +46,14 @@ class Store(Protocol):
     - ``read(run_id, after=n)`` returns the events with ``seq > n`` in order.
     - ``list_runs`` returns the newest runs first.
     - Unknown run ids: ``get_run`` returns None; the other calls raise StoreError.
+    - ``prune`` deletes finished runs with their events and returns how many runs went.
+      A run goes when its status is in ``statuses`` (running and waiting runs are never
+      pruned, whatever ``statuses`` says), its ``flow`` is ``flow`` (if given), its
+      ``updated_at`` is before the epoch time ``older_than`` (if given), and it is not
+      among the ``keep_latest`` newest such runs (by ``created_at``, then ``run_id``) of
+      its flow (if given; the newest are counted among the runs matching ``statuses``
+      and ``flow``, whatever their age). Each run goes whole, with its events, or not at
+      all. ``dry_run=True`` deletes nothing and returns how many runs would go.
     """
 
     async def create_run(self, record: RunRecord) -> None: ...
@@ -57,6 +72,16 @@ class Store(Protocol):
 
     async def delete_run(self, run_id: str) -> bool: ...
 
+    async def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_latest: int | None = None,
+        flow: str | None = None,
+        statuses: Sequence[str] = PRUNABLE,
+        dry_run: bool = False,
+    ) -> int: ...
+
     async def close(self) -> None: ...
 
 
@@ -73,3 +98,38 @@ class Executor(Protocol):
     ) -> Any: ...
 
     async def close(self) -> None: ...
+
+
+def prunable_statuses(statuses: Sequence[str], keep_latest: int | None) -> tuple[str, ...]:
+    """``statuses`` without running/waiting, for :meth:`Store.prune` implementations;
+    a ValueError for a negative ``keep_latest`` or a lone string."""
+    if isinstance(statuses, str):
+        raise ValueError(f"statuses must be a sequence of statuses, not the string {statuses!r}")
+    if keep_latest is not None and keep_latest < 0:
+        raise ValueError(f"keep_latest must be 0 or more, not {keep_latest}")
+    return tuple(dict.fromkeys(s for s in statuses if s not in UNPRUNABLE))
+
+
+def select_prunable(
+    runs: Sequence[tuple[str, str, str, float, float]],
+    *,
+    older_than: float | None,
+    keep_latest: int | None,
+    flow: str | None,
+    statuses: Sequence[str],
+) -> list[str]:
+    """The ids :meth:`Store.prune` deletes among ``runs`` — ``(run_id, flow, status,
+    created_at, updated_at)`` tuples — for stores that select in Python."""
+    wanted = set(prunable_statuses(statuses, keep_latest))
+    matching = [r for r in runs if r[2] in wanted and (flow is None or r[1] == flow)]
+    matching.sort(key=lambda r: (r[3], r[0]), reverse=True)
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for run_id, run_flow, _, _, updated_at in matching:
+        rank = seen[run_flow] = seen.get(run_flow, 0) + 1
+        if keep_latest is not None and rank <= keep_latest:
+            continue
+        if older_than is not None and not updated_at < older_than:
+            continue
+        out.append(run_id)
+    return out

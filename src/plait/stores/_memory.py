@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from plait.core import StoreError
 from plait.runtime import Event, RunRecord
+from plait.runtime.ports import PRUNABLE, select_prunable
 from plait.stores._order import check_order
 
 
@@ -65,6 +66,26 @@ class MemoryStore:
     async def delete_run(self, run_id: str) -> bool:
         self._events.pop(run_id, None)
         return self._runs.pop(run_id, None) is not None
+
+    async def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_latest: int | None = None,
+        flow: str | None = None,
+        statuses: Sequence[str] = PRUNABLE,
+        dry_run: bool = False,
+    ) -> int:
+        rows = [
+            (r.run_id, r.flow, r.status, r.created_at, r.updated_at) for r in self._runs.values()
+        ]
+        doomed = select_prunable(
+            rows, older_than=older_than, keep_latest=keep_latest, flow=flow, statuses=statuses
+        )
+        if not dry_run:
+            for run_id in doomed:
+                await self.delete_run(run_id)
+        return len(doomed)
 
     async def close(self) -> None:
         return None

@@ -33,6 +33,7 @@ from plait.runtime import (  # noqa: E402
     loads_event,
     to_json_value,
 )
+from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
 
@@ -52,6 +53,14 @@ _QUERIES = {
     "read": "SELECT seq, body FROM {s}.events WHERE run_id = %s AND seq > %s ORDER BY seq",
     "exists": "SELECT 1 FROM {s}.runs WHERE run_id = %s",
     "delete": "DELETE FROM {s}.runs WHERE run_id = %s",
+    # %(statuses)s, %(flow)s, %(keep)s, %(older)s; events go with their run (ON DELETE
+    # CASCADE). The outer status check makes a run resumed meanwhile stay.
+    "prune_select": "SELECT run_id FROM (SELECT run_id, updated_at, row_number() OVER ("
+    "PARTITION BY flow ORDER BY created_at DESC, run_id DESC) AS rank FROM {s}.runs"
+    " WHERE status = ANY(%(statuses)s) AND (%(flow)s::text IS NULL OR flow = %(flow)s)) AS m"
+    " WHERE rank > %(keep)s AND (%(older)s::float8 IS NULL OR updated_at < %(older)s)",
+    "prune_count": "SELECT count(*) FROM ({select}) AS doomed",
+    "prune": "DELETE FROM {s}.runs WHERE run_id IN ({select}) AND status = ANY(%(statuses)s)",
 }
 
 
@@ -95,7 +104,13 @@ class PostgresStore:
         self._timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] | None = None
         ident = sql.Identifier(schema)
-        self._q = {name: sql.SQL(text).format(s=ident) for name, text in _QUERIES.items()}
+        select = sql.SQL(_QUERIES["prune_select"]).format(s=ident)
+        self._q = {
+            name: sql.SQL(text).format(s=ident, select=select)
+            if "{select}" in text
+            else sql.SQL(text).format(s=ident)
+            for name, text in _QUERIES.items()
+        }
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> Self:
@@ -247,6 +262,32 @@ class PostgresStore:
         async with self._connection(f"deleting run {run_id}") as conn:
             cur = await conn.execute(self._q["delete"], (run_id,))
             return cur.rowcount > 0
+
+    async def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_latest: int | None = None,
+        flow: str | None = None,
+        statuses: Sequence[str] = PRUNABLE,
+        dry_run: bool = False,
+    ) -> int:
+        wanted = prunable_statuses(statuses, keep_latest)
+        if not wanted:
+            return 0
+        params = {
+            "statuses": list(wanted),
+            "flow": flow,
+            "keep": keep_latest or 0,
+            "older": older_than,
+        }
+        async with self._connection("pruning runs") as conn:
+            if dry_run:
+                cur = await conn.execute(self._q["prune_count"], params)
+                row = await cur.fetchone()
+                return 0 if row is None else int(row[0])
+            cur = await conn.execute(self._q["prune"], params)
+            return max(cur.rowcount, 0)
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:

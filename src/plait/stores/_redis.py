@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from plait.core import StoreError, require_extra
 from plait.runtime import Event, RunRecord, dumps_event, from_json_value, loads_event, to_json_value
+from plait.runtime.ports import PRUNABLE, prunable_statuses, select_prunable
 from plait.stores._order import check_order
 
 if TYPE_CHECKING:
@@ -70,6 +71,21 @@ _SET_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'updated_at', ARGV[3])
 return 1
+"""
+
+# KEYS: run hash, events stream, runs index; ARGV: run_id, then the prunable statuses.
+# Deletes the run (all three keys' parts at once) only if its status is still one of them.
+_PRUNE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+for i = 2, #ARGV do
+  if ARGV[i] == status then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    return 1
+  end
+end
+return 0
 """
 
 
@@ -111,6 +127,7 @@ class RedisStore:
         self._create = self._client.register_script(_CREATE)
         self._append = self._client.register_script(_APPEND)
         self._set_status = self._client.register_script(_SET_STATUS)
+        self._prune = self._client.register_script(_PRUNE)
         self._closed = False
 
     def _run_key(self, run_id: str) -> str:
@@ -238,6 +255,63 @@ class RedisStore:
                 pipe.zrem(self._runs_key, run_id)
                 deleted, _, _ = await pipe.execute()
         return bool(deleted)
+
+    async def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_latest: int | None = None,
+        flow: str | None = None,
+        statuses: Sequence[str] = PRUNABLE,
+        dry_run: bool = False,
+    ) -> int:
+        """Walk the runs index in pages, pick in Python, delete each run in one script
+        (which checks the status again, so a run resumed meanwhile stays)."""
+        fields = ("flow", "status", "created_at", "updated_at")
+        rows: list[tuple[str, str, str, float, float]] = []
+        page = 1000
+        start = 0
+        while True:
+            with self._guard("list runs to prune"):
+                ids = cast(
+                    "list[str]",
+                    await self._client.zrange(self._runs_key, start, start + page - 1),
+                )
+                if not ids:
+                    break
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for run_id in ids:
+                        pipe.hmget(self._run_key(run_id), fields)
+                    found: list[list[str | None]] = await pipe.execute()
+            for run_id, (run_flow, status, created, updated) in zip(ids, found, strict=True):
+                if run_flow is None or status is None:  # deleted since the index was read
+                    continue
+                try:
+                    rows.append(
+                        (run_id, run_flow, status, float(created or 0), float(updated or 0))
+                    )
+                except ValueError:
+                    raise StoreError(
+                        f"the record of run {run_id} in Redis is corrupted (bad times); "
+                        "delete the run"
+                    ) from None
+            start += page
+        doomed = select_prunable(
+            rows, older_than=older_than, keep_latest=keep_latest, flow=flow, statuses=statuses
+        )
+        if dry_run or not doomed:
+            return len(doomed)
+        wanted = prunable_statuses(statuses, keep_latest)
+        deleted = 0
+        for i in range(0, len(doomed), page):
+            with self._guard("prune runs"):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for run_id in doomed[i : i + page]:
+                        keys = [self._run_key(run_id), self._events_key(run_id), self._runs_key]
+                        await self._prune(keys=keys, args=[run_id, *wanted], client=pipe)
+                    results: list[int] = await pipe.execute()
+            deleted += sum(int(r) for r in results)
+        return deleted
 
     async def close(self) -> None:
         if not self._closed:

@@ -39,6 +39,7 @@ from plait.runtime import (
     loads_event,
     to_json_value,
 )
+from plait.runtime.ports import PRUNABLE, prunable_statuses
 from plait.stores._order import check_order
 from plait.stores._sqlite_schema import migrate
 
@@ -269,6 +270,43 @@ class SqliteStore:
             return found
 
         return bool(await self._call(delete))
+
+    async def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_latest: int | None = None,
+        flow: str | None = None,
+        statuses: Sequence[str] = PRUNABLE,
+        dry_run: bool = False,
+    ) -> int:
+        wanted = prunable_statuses(statuses, keep_latest)
+        if not wanted:
+            return 0
+        marks = ",".join("?" * len(wanted))
+        where = f"status IN ({marks})" + ("" if flow is None else " AND flow = ?")
+        params: list[Any] = [*wanted, *([] if flow is None else [flow])]
+        doomed = (
+            "SELECT run_id FROM (SELECT run_id, updated_at, row_number() OVER ("
+            "PARTITION BY flow ORDER BY created_at DESC, run_id DESC) AS rank "
+            f"FROM runs WHERE {where}) WHERE rank > ?"
+        )
+        params.append(keep_latest or 0)
+        if older_than is not None:
+            doomed += " AND updated_at < ?"
+            params.append(older_than)
+
+        def delete(conn: sqlite3.Connection) -> int:
+            if dry_run:
+                return int(conn.execute(f"SELECT count(*) FROM ({doomed})", params).fetchone()[0])
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"DELETE FROM events WHERE run_id IN ({doomed})", params)
+            count = conn.execute(f"DELETE FROM runs WHERE run_id IN ({doomed})", params).rowcount
+            conn.execute("COMMIT")
+            self._last_seq.clear()  # rebuilt on the next appends
+            return int(count)
+
+        return int(await self._call(delete))
 
     async def close(self) -> None:
         if self._closed:

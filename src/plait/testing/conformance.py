@@ -254,6 +254,89 @@ async def data_survives_reopening(factory: StoreFactory) -> None:
         await again.close()
 
 
+def _finished(
+    run_id: str, flow: str = "flow", at: float = 1.0, status: str = "completed"
+) -> RunRecord:
+    return RunRecord(run_id=run_id, flow=flow, status=status, created_at=at, updated_at=at)
+
+
+async def _ids(store: Store) -> list[str]:
+    return sorted(r.run_id for r in await store.list_runs(limit=1000))
+
+
+async def prune_by_age(factory: StoreFactory) -> None:
+    """Finished runs last updated before ``older_than`` go, with their events; newer
+    ones and other runs' events stay; the count is returned."""
+    store = await factory.new()
+    try:
+        for run_id, at, status in [
+            ("old1", 10.0, "completed"),
+            ("old2", 20.0, "failed"),
+            ("old3", 25.0, "cancelled"),
+            ("new1", 40.0, "completed"),
+        ]:
+            await store.create_run(_finished(run_id, at=at, status=status))
+            await store.append(run_id, _events(run_id, 1, 3))
+        assert await store.prune(older_than=30.0, dry_run=True) == 3
+        assert await _ids(store) == ["new1", "old1", "old2", "old3"]
+        assert await store.prune(older_than=30.0) == 3
+        assert await _ids(store) == ["new1"]
+        for run_id in ("old1", "old2", "old3"):
+            assert await store.get_run(run_id) is None
+            await _expect_store_error(store.read(run_id))
+        assert await store.read("new1") == _events("new1", 1, 3)
+        assert await store.prune(older_than=30.0) == 0
+        await store.create_run(_record("r1"))  # the store still works after pruning
+        await store.append("r1", _events("r1", 1, 2))
+        assert await store.read("r1") == _events("r1", 1, 2)
+    finally:
+        await store.close()
+
+
+async def prune_keeps_latest_per_flow(factory: StoreFactory) -> None:
+    """``keep_latest`` keeps the N newest finished runs of each flow; with ``older_than``
+    too, only runs both old and beyond the N newest go; ``flow`` limits it to one flow;
+    ``statuses`` limits which finished runs go."""
+    store = await factory.new()
+    try:
+        for i in range(1, 5):
+            await store.create_run(_finished(f"a{i}", flow="fa", at=float(i)))
+            await store.append(f"a{i}", _events(f"a{i}", 1, 2))
+            await store.create_run(_finished(f"b{i}", flow="fb", at=float(i) + 0.5))
+        await store.create_run(_finished("c1", flow="fc", at=1.0, status="failed"))
+        # a running run is never counted among the kept ones, nor pruned
+        await store.create_run(_record("a9", flow="fa", created_at=9.0))
+        assert await store.prune(keep_latest=3, flow="fa") == 1
+        assert await store.get_run("a1") is None and await store.get_run("a2") is not None
+        assert await store.prune(keep_latest=1, older_than=3.0) == 3  # a2, b1, b2
+        assert await _ids(store) == ["a3", "a4", "a9", "b3", "b4", "c1"]
+        assert await store.prune(keep_latest=0, statuses=["failed"]) == 1
+        assert await store.get_run("c1") is None
+        assert await store.prune(keep_latest=1) == 2  # a3, b3
+        assert await _ids(store) == ["a4", "a9", "b4"]
+        assert await store.read("a4") == _events("a4", 1, 2)
+    finally:
+        await store.close()
+
+
+async def prune_never_touches_unfinished_runs(factory: StoreFactory) -> None:
+    """Running and waiting runs stay, even when ``statuses`` names them."""
+    store = await factory.new()
+    try:
+        await store.create_run(_record("run", created_at=1.0))
+        await store.append("run", _events("run", 1, 3))
+        await store.create_run(_finished("wait", at=1.0, status="waiting"))
+        await store.create_run(_finished("done", at=1.0))
+        assert await store.prune(older_than=1e12) == 1
+        assert await store.prune(older_than=1e12, statuses=("running", "waiting")) == 0
+        assert await store.prune(keep_latest=0, statuses=("running", "waiting", "done")) == 0
+        assert await _ids(store) == ["run", "wait"]
+        assert await store.read("run") == _events("run", 1, 3)
+        await store.append("run", _events("run", 4, 1))
+    finally:
+        await store.close()
+
+
 CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     run_round_trip,
     duplicate_run_is_refused,
@@ -266,4 +349,7 @@ CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     delete_removes_run_and_events,
     concurrent_runs_do_not_mix,
     data_survives_reopening,
+    prune_by_age,
+    prune_keeps_latest_per_flow,
+    prune_never_touches_unfinished_runs,
 ]
