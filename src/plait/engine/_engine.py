@@ -69,7 +69,8 @@ def _check_task_inputs(definition: Any, plan: Plan, inputs: Mapping[str, Any]) -
 
 
 async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
-    """The run's events, after checking it exists, belongs to ``plan`` and can go on."""
+    """The run's events, after checking it exists, belongs to ``plan`` and can go on.
+    Empty when the run's first process died between storing the run and its first event."""
     record = await store.get_run(run_id)
     if record is None:
         raise RunError(
@@ -93,7 +94,7 @@ async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
             run_id=run_id,
         )
     events = await store.read(run_id)
-    if not events or not isinstance(events[0], RunStarted):
+    if events and not isinstance(events[0], RunStarted):
         raise StoreError(
             f"the stored log of run {run_id} does not begin with RunStarted (truncated or "
             "corrupted); it cannot be resumed, and nothing was changed"
@@ -113,8 +114,10 @@ class Engine:
         executor: Any = None,
         run_id: str | None = None,
         listeners: Iterable[Callable[[Any], None]] = (),
+        stored: bool = False,
     ) -> Any:
-        """Run ``definition``; ``store`` is a Store or URL, ``executor`` an Executor."""
+        """Run ``definition``; ``store`` is a Store or URL, ``executor`` an Executor.
+        ``stored``: the store already holds this run id with no events (see resume)."""
         plan = compile(definition)
         if inputs is not None and not isinstance(inputs, Mapping):
             raise InputError(
@@ -140,7 +143,9 @@ class Engine:
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
         loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
-        return await self._execute(definition, loop, loop.run(inputs), own_store, executor)
+        return await self._execute(
+            definition, loop, loop.run(inputs, stored=stored), own_store, executor
+        )
 
     async def resume(
         self,
@@ -158,14 +163,30 @@ class Engine:
         the_store: Store = await open_store(store)
         try:
             events = await _stored_log(the_store, run_id, plan)
-            view = replay(_index(plan), events)
-            state_type = definition.__plait_state_type__
-            reducers = reducers_of(state_type, definition.reducers)
-            state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
+            record = await the_store.get_run(run_id)
+            if events:
+                view = replay(_index(plan), events)
+                state_type = definition.__plait_state_type__
+                reducers = reducers_of(state_type, definition.reducers)
+                state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
         except BaseException:
             if own_store:
                 await the_store.close()
             raise
+        if not events:  # its first process died before anything ran: start it over
+            try:
+                return await self.run(
+                    definition,
+                    record.inputs if record is not None else {},
+                    store=the_store,
+                    executor=executor,
+                    run_id=run_id,
+                    listeners=listeners,
+                    stored=True,
+                )
+            finally:
+                if own_store:
+                    await the_store.close()
         if isinstance(definition, Flow):
             definition._state = state
             subscribers = [*definition._listeners, *listeners]

@@ -174,20 +174,25 @@ class RunLoop:
 
     # -- the run ---------------------------------------------------------------------
 
-    async def run(self, inputs: dict[str, Any]) -> Any:
-        """Run from the start; return the output or raise the run's error."""
+    async def run(self, inputs: dict[str, Any], *, stored: bool = False) -> Any:
+        """Run from the start; return the output or raise the run's error. ``stored``:
+        the store already has the run's record but no events (its first process died
+        between the two), so the run starts over under its own id."""
         self._started = time.perf_counter()
         now = time.time()
-        await self.store.create_run(
-            RunRecord(
-                run_id=self.run_id,
-                flow=self.plan.name,
-                created_at=now,
-                updated_at=now,
-                inputs=dict(inputs),
-                plan=self._plan_dict(),
+        if stored:
+            await self.store.set_status(self.run_id, "running")
+        else:
+            await self.store.create_run(
+                RunRecord(
+                    run_id=self.run_id,
+                    flow=self.plan.name,
+                    created_at=now,
+                    updated_at=now,
+                    inputs=dict(inputs),
+                    plan=self._plan_dict(),
+                )
             )
-        )
         self._committed = snapshot(self._live_now())
         self.record(
             self.new(
