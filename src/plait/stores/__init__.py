@@ -1,6 +1,7 @@
 """L4: stores that keep runs and their event logs.
 
-``PostgresStore`` and ``RedisStore`` load on first use, so ``import plait.stores`` does
+``PostgresStore``, ``RedisStore`` and the shared states (``PostgresSharedState``,
+``RedisSharedState``) load on first use, so ``import plait.stores`` does
 not import their drivers.
 """
 
@@ -12,9 +13,21 @@ from typing import TYPE_CHECKING, Any
 from plait.stores._memory import MemoryStore
 from plait.stores._sqlite import SqliteStore
 
-__all__ = ["MemoryStore", "PostgresStore", "RedisStore", "SqliteStore"]
+__all__ = [
+    "MemoryStore",
+    "PostgresSharedState",
+    "PostgresStore",
+    "RedisSharedState",
+    "RedisStore",
+    "SqliteStore",
+]
 
-_LAZY = {"PostgresStore": "plait.stores._postgres", "RedisStore": "plait.stores._redis"}
+_LAZY = {
+    "PostgresStore": "plait.stores._postgres",
+    "RedisStore": "plait.stores._redis",
+    "PostgresSharedState": "plait.stores._shared_postgres",
+    "RedisSharedState": "plait.stores._shared_redis",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -27,3 +40,5 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from plait.stores._postgres import PostgresStore
     from plait.stores._redis import RedisStore
+    from plait.stores._shared_postgres import PostgresSharedState
+    from plait.stores._shared_redis import RedisSharedState
