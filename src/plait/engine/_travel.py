@@ -1,0 +1,243 @@
+"""Time travel over stored runs: list checkpoints, read the state at one, diff two,
+and fork a new run from one (with an edited state) that ``resume`` then goes on with.
+
+A checkpoint is a point in a run's log where a step had completed: the ``seq`` of its
+``StepCompleted`` event (and ``seq`` 1, ``RunStarted``, the run's start). Rolling a run
+back is forking it at an earlier checkpoint; the original run is never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from plait.core import RunError, StoreError, new_run_id
+from plait.engine._backends import open_store
+from plait.plan import compile
+from plait.runtime import (
+    Event,
+    RouteTaken,
+    RunRecord,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    Store,
+)
+
+__all__ = ["MISSING", "Checkpoint", "checkpoints", "diff", "fork", "state_at"]
+
+
+class _Missing:
+    """The value of a key a state does not hold (in :func:`diff`)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Final = _Missing()
+"""Stands for a key that one side of a :func:`diff` does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A point of a run's log that a fork can start from."""
+
+    seq: int
+    step: str
+    """The step that completed there; ``""`` for the run's start (``seq`` 1)."""
+    invocation: int
+    ts: float
+
+
+async def _log(store: Store, run_id: str) -> list[Event]:
+    if await store.get_run(run_id) is None:
+        raise RunError(
+            f"no run {run_id} in this store; check the run id and the store URL "
+            "(PLAIT_STORE or store=...)",
+            run_id=run_id,
+        )
+    events = await store.read(run_id)
+    if not events or not isinstance(events[0], RunStarted):
+        raise StoreError(
+            f"the stored log of run {run_id} does not begin with RunStarted (the run never "
+            "started, or its log is truncated or corrupted); it has no checkpoints"
+        )
+    return events
+
+
+async def _with_log(store: Any, run_id: str) -> list[Event]:
+    own = store is None or isinstance(store, str)
+    the_store: Store = await open_store(store)
+    try:
+        return await _log(the_store, run_id)
+    finally:
+        if own:
+            await the_store.close()
+
+
+def _checkpoints(events: list[Event]) -> list[Checkpoint]:
+    out = [Checkpoint(seq=events[0].seq, step="", invocation=0, ts=events[0].ts)]
+    for event in events:
+        if isinstance(event, StepCompleted):
+            out.append(Checkpoint(event.seq, event.step, event.invocation, event.ts))
+    return out
+
+
+def _check_seq(run_id: str, events: list[Event], seq: int) -> None:
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise RunError(f"seq must be an event number (int), got {seq!r}", run_id=run_id)
+    last = events[-1].seq
+    if not events[0].seq <= seq <= last:
+        raise RunError(
+            f"run {run_id} has no event {seq}: its log holds events {events[0].seq} to "
+            f"{last}; list its checkpoints with checkpoints({run_id!r}, store=...)",
+            run_id=run_id,
+        )
+
+
+def _state(events: list[Event], seq: int) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for event in events:
+        if event.seq > seq:
+            break
+        if isinstance(event, RunStarted):
+            state = dict(event.state)
+        elif isinstance(event, StateChanged):
+            state.update(event.changes)
+            for key in event.removed:
+                state.pop(key, None)
+    return state
+
+
+async def checkpoints(run_id: str, *, store: Any = None) -> list[Checkpoint]:
+    """The run's checkpoints in log order: its start (``seq`` 1), then one per
+    completed step."""
+    return _checkpoints(await _with_log(store, run_id))
+
+
+async def state_at(run_id: str, seq: int, *, store: Any = None) -> dict[str, Any]:
+    """The run's state right after its event ``seq`` (a :class:`RunError` for a
+    ``seq`` outside its log)."""
+    events = await _with_log(store, run_id)
+    _check_seq(run_id, events, seq)
+    return _state(events, seq)
+
+
+async def diff(run_id: str, a: int, b: int, *, store: Any = None) -> dict[str, tuple[Any, Any]]:
+    """The keys whose value differs between the states after events ``a`` and ``b``:
+    ``key -> (value at a, value at b)``, with :data:`MISSING` where a side lacks it."""
+    events = await _with_log(store, run_id)
+    _check_seq(run_id, events, a)
+    _check_seq(run_id, events, b)
+    old, new = _state(events, a), _state(events, b)
+    out: dict[str, tuple[Any, Any]] = {}
+    for key in [*old, *(k for k in new if k not in old)]:
+        before, after = old.get(key, MISSING), new.get(key, MISSING)
+        if before is MISSING or after is MISSING or before != after:
+            out[key] = (before, after)
+    return out
+
+
+def _renamed(value: Any, old_id: str, new_id: str) -> Any:
+    """``value`` with the state's ``id`` moved to the fork's run id."""
+    if isinstance(value, dict) and value.get("id") == old_id:
+        return {**value, "id": new_id}
+    return value
+
+
+async def fork(
+    definition: Any,
+    run_id: str,
+    seq: int,
+    *,
+    store: Any = None,
+    state_changes: Mapping[str, Any] | None = None,
+) -> str:
+    """A new run of ``definition`` holding ``run_id``'s log up to its checkpoint ``seq``
+    (then ``state_changes``, if given): its id. It does not run it: ``await
+    definition.resume_async(new_id, store=...)`` goes on from there, without running
+    again the steps completed by then. ``run_id`` itself is not changed."""
+    plan = compile(definition)
+    own = store is None or isinstance(store, str)
+    the_store: Store = await open_store(store)
+    try:
+        record = await the_store.get_run(run_id)
+        events = await _log(the_store, run_id)
+        assert record is not None
+        if record.flow != plan.name:
+            raise RunError(
+                f"run {run_id} is a run of {record.flow!r}, not of {plan.name!r}; fork it "
+                "with that flow",
+                flow=plan.name,
+                run_id=run_id,
+            )
+        _check_seq(run_id, events, seq)
+        marks = {c.seq for c in _checkpoints(events)}
+        if seq not in marks:
+            raise RunError(
+                f"event {seq} of run {run_id} is not a checkpoint (a completed step or the "
+                f"run's start); its checkpoints are {sorted(marks)}",
+                flow=plan.name,
+                run_id=run_id,
+            )
+        kept = [e for e in events if e.seq <= seq]
+        last = kept[-1]
+        for event in events[len(kept) :]:  # a router's label goes with its completion
+            if (
+                isinstance(event, RouteTaken)
+                and isinstance(last, StepCompleted)
+                and (event.step, event.invocation) == (last.step, last.invocation)
+            ):
+                kept.append(event)
+            break
+        new_id = new_run_id()
+        copied: list[Event] = []
+        for event in kept:
+            changes: dict[str, Any] = {"run_id": new_id}
+            if isinstance(event, RunStarted):
+                changes["state"] = _renamed(event.state, run_id, new_id)
+            copied.append(dataclasses.replace(event, **changes))
+        if state_changes:
+            copied.append(
+                StateChanged(
+                    run_id=new_id,
+                    seq=copied[-1].seq + 1,
+                    ts=time.time(),
+                    step="fork",
+                    changes=dict(state_changes),
+                )
+            )
+        now = time.time()
+        await the_store.create_run(
+            RunRecord(
+                run_id=new_id,
+                flow=record.flow,
+                status="running",
+                created_at=now,
+                updated_at=now,
+                inputs=dict(record.inputs),
+                plan=record.plan,
+            )
+        )
+        try:
+            await the_store.append(new_id, copied)
+        except BaseException:
+            await the_store.delete_run(new_id)
+            raise
+        return new_id
+    finally:
+        if own:
+            await the_store.close()
