@@ -99,6 +99,30 @@ def _safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+@contextmanager
+def redis_errors_explained(
+    url: str, what: str, *, passing: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """redis-py's errors, while doing ``what`` at ``url``, as StoreErrors that say what to
+    check (the password hidden); exceptions in ``passing`` go through unchanged."""
+    try:
+        yield
+    except passing:
+        raise
+    except (redis_errors.AuthenticationError, redis_errors.AuthorizationError) as exc:
+        raise StoreError(
+            f"Redis at {_safe_url(url)} refused the credentials while trying to {what}: "
+            f"{exc}; check the user and password in the URL"
+        ) from None
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        raise StoreError(
+            f"cannot reach Redis at {_safe_url(url)} to {what}: {exc}; check that the server "
+            "is running (redis-cli -u URL ping) and the URL (store=... or PLAIT_STORE)"
+        ) from None
+    except redis_errors.RedisError as exc:
+        raise StoreError(f"Redis failed to {what}: {exc}") from None
+
+
 class RedisStore:
     """Keeps runs and events on a Redis server (see the module docstring for the keys).
 
@@ -145,20 +169,8 @@ class RedisStore:
         """Turn redis-py's errors into StoreErrors that say what to check."""
         if self._closed:
             raise StoreError(f"this RedisStore ({_safe_url(self.url)}) is closed; open a new one")
-        try:
+        with redis_errors_explained(self.url, what):
             yield
-        except (redis_errors.AuthenticationError, redis_errors.AuthorizationError) as exc:
-            raise StoreError(
-                f"Redis at {_safe_url(self.url)} refused the credentials while trying to "
-                f"{what}: {exc}; check the user and password in the store URL"
-            ) from None
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise StoreError(
-                f"cannot reach Redis at {_safe_url(self.url)} to {what}: {exc}; check that "
-                "the server is running (redis-cli -u URL ping) and the store URL / PLAIT_STORE"
-            ) from None
-        except redis_errors.RedisError as exc:
-            raise StoreError(f"Redis failed to {what}: {exc}") from None
 
     async def create_run(self, record: RunRecord) -> None:
         fields = _encode_record(record)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from plait.core import StoreError, require_extra
-from plait.stores._redis import _safe_url
+from plait.stores._redis import _safe_url, redis_errors_explained
 from plait.stores._shared import Found, SharedStateBase
 
 if TYPE_CHECKING:
@@ -60,22 +60,9 @@ class RedisSharedState(SharedStateBase):
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
-        try:
+        """redis-py's errors as StoreErrors; a WatchError goes through (update retries)."""
+        with redis_errors_explained(self.url, what, passing=(redis_errors.WatchError,)):
             yield
-        except (redis_errors.AuthenticationError, redis_errors.AuthorizationError) as exc:
-            raise StoreError(
-                f"Redis at {_safe_url(self.url)} refused the credentials while trying to "
-                f"{what}: {exc}; check the user and password in the URL"
-            ) from None
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise StoreError(
-                f"cannot reach Redis at {_safe_url(self.url)} to {what}: {exc}; check that "
-                "the server is running (redis-cli -u URL ping) and the URL"
-            ) from None
-        except redis_errors.WatchError:
-            raise
-        except redis_errors.RedisError as exc:
-            raise StoreError(f"Redis failed to {what}: {exc}") from None
 
     async def _connect(self) -> None:
         with self._guard("connect"):
