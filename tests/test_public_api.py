@@ -22,6 +22,7 @@ PUBLIC = {
     "on_event",
     "Workflow",
     "RetryPolicy",
+    "CachePolicy",
     "reducer",
     # plans
     "compile",
@@ -31,6 +32,7 @@ PUBLIC = {
     "context",
     "emit",
     "map",
+    "ask",
     "pipeline",
     "Stage",
     "scatter_gather",
@@ -49,6 +51,10 @@ PUBLIC = {
     "RunFailed",
     "RunResumed",
     "RunCancelled",
+    "RunWaiting",
+    "InputRequested",
+    "InputReceived",
+    "CacheHit",
     # errors
     "PlaitError",
     "DefinitionError",
@@ -62,6 +68,9 @@ PUBLIC = {
     "LoopLimitError",
     "StoreError",
     "MissingExtraError",
+    "RunBusyError",
+    "InputTimeoutError",
+    "WaitingForInput",
     # metadata
     "__version__",
 }

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pytest
 
 from plait.engine import open_store
 from plait.runtime import ItemCompleted, RunCompleted, StepCompleted
+from tests.engine.conftest import fresh_store_url
 
 ITEMS = 20
 LAPS = 30
@@ -134,27 +134,12 @@ EVERY_STEP = Counter(
 """Each (step, invocation) an uninterrupted run completes, once."""
 
 
-def _drop_postgres_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(kind, URL) of a fresh store, removed afterwards."""
     kind = request.param
-    if kind == "sqlite":
-        yield kind, f"sqlite:///{tmp_path}/runs.db"
-        return
-    if os.environ.get("PLAIT_TEST_NO_POSTGRES") == "1":
-        pytest.skip("PostgreSQL is not installed here (PLAIT_TEST_NO_POSTGRES=1)")
-    schema = f"plait_crash_{uuid.uuid4().hex[:12]}"
-    try:
-        yield kind, f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}"
-    finally:
-        _drop_postgres_schema(schema)
+    for url in fresh_store_url(kind, tmp_path):
+        yield kind, url
 
 
 @dataclass

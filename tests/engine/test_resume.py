@@ -8,15 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plait import Flow, RunError, StoreError, listen, start
+from plait import Flow, RunBusyError, RunError, StoreError, listen, start
 from plait.engine import open_store
 from plait.runtime import ItemCompleted, RunResumed, StepCompleted
 
@@ -94,45 +92,6 @@ def _setup(tmp_path: Path, crash_at: str) -> Path:
     (tmp_path / "runner.py").write_text(RUNNER)
     (tmp_path / "crash-at").write_text(crash_at)
     return tmp_path / "ran.log"
-
-
-def _drop_postgres_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _drop_redis_prefix(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(key)
-    finally:
-        client.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store URL of each kind, on a fresh location, removed afterwards."""
-    kind = request.param
-    tag = uuid.uuid4().hex[:12]
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path}/runs.db"
-    elif kind == "postgres":
-        if os.environ.get("PLAIT_TEST_NO_POSTGRES"):
-            pytest.skip("PostgreSQL is not installed here (PLAIT_TEST_NO_POSTGRES)")
-        schema = f"plait_resume_{tag}"
-        yield f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}"
-        _drop_postgres_schema(schema)
-    else:
-        if os.environ.get("PLAIT_TEST_NO_REDIS"):
-            pytest.skip("Redis is not installed here (PLAIT_TEST_NO_REDIS)")
-        prefix = f"plait-resume-{tag}"
-        yield f"redis://127.0.0.1:6379/0?prefix={prefix}"
-        _drop_redis_prefix(prefix)
 
 
 def _crash(tmp_path: Path, url: str) -> tuple[str, Counter[str]]:
@@ -298,7 +257,10 @@ def test_of_two_concurrent_resumes_exactly_one_wins(tmp_path: Path) -> None:
         )
 
     outcomes = asyncio.run(both())
-    assert sorted(type(o).__name__ for o in outcomes) == ["StoreError", "int"]
+    # The second finds the run's lease held by the first (the lease is taken first).
+    assert sorted(type(o).__name__ for o in outcomes) == ["RunBusyError", "int"]
+    busy = next(o for o in outcomes if isinstance(o, RunBusyError))
+    assert "is being run by" in str(busy)
     assert ran == ["second"]
 
 

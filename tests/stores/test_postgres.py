@@ -24,7 +24,7 @@ from psycopg import sql
 from plait.core import StoreError
 from plait.runtime import RunRecord, RunStarted, StepStarted, Store
 from plait.stores._postgres import PostgresStore
-from plait.stores._postgres_schema import SCHEMA_VERSION
+from plait.stores._postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
 
 pytestmark = pytest.mark.postgres
@@ -233,3 +233,44 @@ def test_missing_psycopg_names_the_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'plait[postgres]'" in done.stdout
+
+
+def test_schema_version_1_migrates_on_open(schemas: list[str]) -> None:
+    """A schema made before leases and the cache existed gains both and keeps its runs."""
+    schema = fresh_schema(schemas)
+    ident = sql.Identifier(schema)
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {}.schema_version (version INTEGER PRIMARY KEY,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            ).format(ident)
+        )
+        for statement in MIGRATIONS[0]:
+            conn.execute(sql.SQL(statement).format(s=ident))
+        conn.execute(sql.SQL("INSERT INTO {}.schema_version (version) VALUES (1)").format(ident))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.runs (run_id, flow, status, created_at, updated_at, inputs)"
+                " VALUES ('old', 'f', 'waiting', 1.0, 2.0, '{{}}')"
+            ).format(ident)
+        )
+
+    async def main() -> None:
+        store = await PostgresStore.connect(URL, schema=schema)
+        try:
+            got = await store.get_run("old")
+            assert got is not None and got.status == "waiting"
+            assert (got.owner, got.lease_until) == ("", 0.0)
+            assert await store.acquire("old", "me", 30.0) is True
+            await store.cache_put("k", (1, b"x"))
+            entry = await store.cache_get("k")
+            assert entry is not None and entry.value == (1, b"x")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    with psycopg.connect(URL) as conn:
+        cur = conn.execute(sql.SQL("SELECT max(version) FROM {}.schema_version").format(ident))
+        assert cur.fetchone() == (SCHEMA_VERSION,)

@@ -161,3 +161,42 @@ def test_closed_store_refuses_calls(prefix: str) -> None:
             await store.get_run("r1")
 
     asyncio.run(main())
+
+
+def test_run_written_before_leases_can_be_leased(prefix: str) -> None:
+    """A run hash without ``owner``/``lease_until`` (an older plait) reads as unowned."""
+
+    async def main() -> None:
+        store = RedisStore(URL, prefix=prefix)
+        raw = aioredis.Redis.from_url(URL)
+        try:
+            await store.create_run(RunRecord(run_id="r1", flow="f"))
+            await raw.hdel(f"{prefix}:run:r1", "owner", "lease_until")
+            got = await store.get_run("r1")
+            assert got is not None and (got.owner, got.lease_until) == ("", 0.0)
+            assert await store.acquire("r1", "me", 30.0) is True
+            assert await store.acquire("r1", "you", 30.0) is False
+        finally:
+            await raw.aclose()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_cache_keys_live_under_the_prefix_with_a_redis_expiry(prefix: str) -> None:
+    async def main() -> None:
+        store = RedisStore(URL, prefix=prefix)
+        raw = aioredis.Redis.from_url(URL)
+        try:
+            await store.cache_put("k", 1, ttl=30.0)
+            await store.cache_put("forever", 2)
+            assert 0 < await raw.pttl(f"{prefix}:cache:k") <= 30_000
+            assert await raw.pttl(f"{prefix}:cache:forever") == -1  # no expiry
+            await raw.set(f"{prefix}:cache:bad", "{not json")
+            with pytest.raises(StoreError, match=r"'bad'.*corrupted"):
+                await store.cache_get("bad")
+        finally:
+            await raw.aclose()
+            await store.close()
+
+    asyncio.run(main())

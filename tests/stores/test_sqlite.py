@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from plait.core import StoreError
-from plait.runtime import Event, RunRecord, RunStarted, StepStarted, Store
+from plait.runtime import Event, RunRecord, RunStarted, StepStarted, Store, dumps_event
 from plait.stores import SqliteStore
-from plait.stores._sqlite_schema import SCHEMA_VERSION
+from plait.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
 
 
@@ -241,3 +241,47 @@ def test_pending_work_finishes_before_close(tmp_path: Path) -> None:
             await again.close()
 
     asyncio.run(main())
+
+
+def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) -> None:
+    """A file written before leases and the cache existed opens, keeps its runs and
+    events, and gains both."""
+    path = tmp_path / "runs.db"
+    event = RunStarted(run_id="old", seq=1, ts=1.0, flow="f")
+    with sqlite3.connect(path) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO runs VALUES ('old', 'f', 'waiting', 1.0, 2.0, '{\"a\": 1}', NULL, '')"
+        )
+        conn.execute(
+            "INSERT INTO events VALUES ('old', 1, 'RunStarted', 1.0, ?)", (dumps_event(event),)
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    async def main() -> None:
+        store = SqliteStore(path)
+        try:
+            got = await store.get_run("old")
+            assert got == RunRecord(
+                run_id="old",
+                flow="f",
+                status="waiting",
+                created_at=1.0,
+                updated_at=2.0,
+                inputs={"a": 1},
+            )
+            assert await store.read("old") == [event]
+            assert await store.acquire("old", "me", 30.0) is True
+            await store.cache_put("k", (1, b"x"))
+            entry = await store.cache_get("k")
+            assert entry is not None and entry.value == (1, b"x")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT owner FROM runs").fetchone()[0] == "me"
+    conn.close()

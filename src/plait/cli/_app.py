@@ -184,9 +184,13 @@ def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
 
 
 def _add_runs() -> None:
+    from plait.cli import _respond  # noqa: F401 — adds ``runs respond``
     from plait.cli._runs import runs
 
     app.add_typer(runs, name="runs")
+    from plait.cli._worker import worker
+
+    app.command()(worker)
 
 
 _add_runs()

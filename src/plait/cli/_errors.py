@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from plait.core import PlaitError, PlanError
+from plait.core import PlaitError, PlanError, WaitingForInput
 
 
 def stderr() -> Console:
@@ -56,6 +56,9 @@ def reported(debug: bool) -> Iterator[None]:
             f"{exc.kind} {exc.name!r} has {count} {noun}:", title="Invalid", bullets=exc.problems
         )
         raise typer.Exit(1) from None
+    except WaitingForInput as exc:
+        print_error(str(exc), title="Waiting")
+        raise typer.Exit(3) from None
     except PlaitError as exc:
         if debug:
             print_traceback(exc)

@@ -21,7 +21,7 @@ from rich.text import Text
 from plait.cli._errors import print_error, print_traceback, stderr
 from plait.cli._progress import RunProgress
 from plait.cli._timeline import counted, render_timeline, run_duration, spans
-from plait.core import PlaitError
+from plait.core import PlaitError, WaitingForInput
 from plait.plan import compile
 from plait.runtime import Event, RunCompleted, RunFailed, RunResumed, RunStarted
 
@@ -79,6 +79,16 @@ class Outcome:
         return str(getattr(self.error, "step", "") or "")
 
     @property
+    def waiting(self) -> bool:
+        return isinstance(self.error, WaitingForInput)
+
+    @property
+    def status(self) -> str:
+        if self.error is None:
+            return "completed"
+        return "waiting" if self.waiting else "failed"
+
+    @property
     def duration(self) -> float:
         return run_duration(self.events) if self.error is None else self.wall
 
@@ -91,17 +101,32 @@ def execute(
     return drive(definition, lambda: definition.stream(inputs, **options), progress)
 
 
-def resume(definition: Any, run_id: str, *, store: str, progress: RunProgress) -> Outcome:
-    """Go on with stored run ``run_id``; a failed run is returned, not raised."""
-    return drive(definition, lambda: _resumed(definition, run_id, store), progress)
+def resume(
+    definition: Any,
+    run_id: str,
+    *,
+    store: str,
+    progress: RunProgress,
+    answer: tuple[str, str | None] | None = None,
+) -> Outcome:
+    """Go on with stored run ``run_id`` — after storing ``answer`` (the text of a value,
+    the request key) for a waiting run; a failed run is returned, not raised."""
+    return drive(definition, lambda: _resumed(definition, run_id, store, answer), progress)
 
 
-async def _resumed(definition: Any, run_id: str, store: str) -> AsyncIterator[Event]:
+async def _resumed(
+    definition: Any, run_id: str, store: str, answer: tuple[str, str | None] | None
+) -> AsyncIterator[Event]:
     """``resume_async``'s events as a stream (resume has no ``stream()`` of its own)."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
-    task = asyncio.get_running_loop().create_task(
-        definition.resume_async(run_id, store=store, listeners=[queue.put_nowait])
-    )
+    if answer is None:
+        work = definition.resume_async(run_id, store=store, listeners=[queue.put_nowait])
+    else:
+        value, request = answer
+        work = definition.respond_async(
+            run_id, value, request=request, text=True, store=store, listeners=[queue.put_nowait]
+        )
+    task = asyncio.get_running_loop().create_task(work)
     task.add_done_callback(lambda _: queue.put_nowait(None))
     try:
         while (event := await queue.get()) is not None:
@@ -168,12 +193,13 @@ def to_json(outcome: Outcome, *, store: str | None = None) -> str:
     doc = {
         "run_id": events[0].run_id if events else "",
         "flow": compile(outcome.definition).name,
-        "status": "failed" if outcome.error is not None else "completed",
+        "status": outcome.status,
         "output": jsonable(outcome.output),
         "state": jsonable(getattr(outcome.definition, "state", None)),
         "duration_s": round(outcome.duration, 6),
         "steps": [s.to_dict() for s in spans(events)],
-        "error": error,
+        "error": None if outcome.waiting else error,
+        "waiting_for": outcome.error.requests if isinstance(outcome.error, WaitingForInput) else [],
         "store": store,
     }
     return json.dumps(doc, ensure_ascii=False)
@@ -182,6 +208,33 @@ def to_json(outcome: Outcome, *, store: str | None = None) -> str:
 def _readable(value: Any) -> Any:
     """Text as it is (multi-line output stays readable); anything else pretty-printed."""
     return Text(value) if isinstance(value, str) else Pretty(value)
+
+
+WAITING_EXIT = 3
+"""The exit status of ``plait run``/``resume``/``respond`` when the run waits for input."""
+
+
+def print_waiting(waiting: WaitingForInput, store: str) -> None:
+    """What a waiting run asks, and the command that answers it (on stderr)."""
+    hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+    text = Text("⏸ Waiting for input", style="bold yellow")
+    text.append(f": run {waiting.run_id} of {waiting.flow!r} is stored in {store}")
+    many = len(waiting.requests) > 1
+    for request in waiting.requests:
+        text.append(f"\n  • {request['step']}: ", style="yellow")
+        text.append(str(request["prompt"]))
+        schema = request.get("schema") or {}
+        if schema:
+            text.append(f"\n    answer fits: {json.dumps(schema)}", style="bright_black")
+        if request.get("deadline"):
+            at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(request["deadline"])))
+            text.append(f"\n    times out at {at}", style="bright_black")
+        which = f" --request {request['key']}" if many else ""
+        text.append(
+            f"\n    answer: plait runs respond {waiting.run_id} --value '...'{which}{hint}",
+            style="bright_black",
+        )
+    stderr().print(text)
 
 
 def report(outcome: Outcome, console: Console, *, quiet: bool, store: str = "") -> None:
@@ -225,6 +278,9 @@ def show_outcome(
         typer.echo(to_json(outcome, store=store))
     else:
         report(outcome, console, quiet=quiet, store=store)
+    if isinstance(outcome.error, WaitingForInput):
+        print_waiting(outcome.error, store)
+        raise typer.Exit(WAITING_EXIT)
     if outcome.error is not None:
         if debug:
             print_traceback(outcome.error)

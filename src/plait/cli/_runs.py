@@ -197,7 +197,18 @@ def show(
         console.print(_readable(output))
     if record.error:
         console.print(Text("Error: ", style="bold red").append(record.error, style="red"))
-    if record.status not in ("completed",):
+    if record.status == "waiting":
+        from plait.runtime import pending
+
+        for ask in pending(events):
+            line = Text(f"waits for: {ask.step}: ", style="yellow").append(ask.prompt, style="")
+            console.print(line)
+        console.print(
+            Text(
+                f"answer with: plait runs respond {record.run_id} --value ...", style="bright_black"
+            )
+        )
+    elif record.status != "completed":
         console.print(Text(f"go on with: plait runs resume {record.run_id}", style="bright_black"))
 
 

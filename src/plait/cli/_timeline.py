@@ -18,6 +18,7 @@ from rich.text import Text
 
 from plait.runtime import (
     Event,
+    InputRequested,
     RunCompleted,
     RunStarted,
     StepCompleted,
@@ -25,15 +26,17 @@ from plait.runtime import (
     StepStarted,
 )
 
-Status = Literal["completed", "failed", "retried", "cancelled"]
+Status = Literal["completed", "failed", "retried", "cancelled", "waiting"]
 """``retried``: this attempt failed and the step ran again; ``cancelled``: the run ended
-(another step failed) while this attempt still ran."""
+(another step failed) while this attempt still ran; ``waiting``: the attempt stopped in
+``ask()`` for a person's answer (it runs again once answered)."""
 
 STYLES: dict[str, str] = {
     "completed": "green",
     "failed": "red",
     "retried": "yellow",
     "cancelled": "bright_black",
+    "waiting": "yellow",
 }
 MAX_ROWS = 40
 """Runs with more spans show the first and last rows and a summary per step."""
@@ -89,6 +92,13 @@ def spans(events: Iterable[Event]) -> list[Span]:
         elif isinstance(event, StepStarted):
             open_[(event.step, event.invocation)] = (len(rows), event.attempt, event.ts)
             rows.append(None)
+        elif isinstance(event, InputRequested):
+            opened = open_.pop((event.step, event.invocation), None)
+            if opened is not None:
+                row, attempt, ts = opened
+                start = (ts - t0) * 1000
+                duration = (event.ts - ts) * 1000
+                rows[row] = Span(event.step, event.invocation, attempt, start, duration, "waiting")
         elif isinstance(event, StepCompleted | StepFailed):
             opened = open_.pop((event.step, event.invocation), None)
             if opened is None:

@@ -3,16 +3,19 @@
 from plait.core._errors import (
     DefinitionError,
     InputError,
+    InputTimeoutError,
     LoopLimitError,
     MissingExtraError,
     PlaitError,
     PlanError,
     RouterError,
+    RunBusyError,
     RunError,
     StageValidationError,
     StepError,
     StepTimeoutError,
     StoreError,
+    WaitingForInput,
 )
 from plait.core._extras import require_extra
 from plait.core._ids import new_run_id
@@ -20,16 +23,19 @@ from plait.core._ids import new_run_id
 __all__ = [
     "DefinitionError",
     "InputError",
+    "InputTimeoutError",
     "LoopLimitError",
     "MissingExtraError",
     "PlaitError",
     "PlanError",
     "RouterError",
+    "RunBusyError",
     "RunError",
     "StageValidationError",
     "StepError",
     "StepTimeoutError",
     "StoreError",
+    "WaitingForInput",
     "new_run_id",
     "require_extra",
 ]

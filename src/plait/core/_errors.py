@@ -9,9 +9,12 @@
     ├── RunError                 something went wrong while a run executed
     │   ├── StepError            a step failed (after its retries); carries flow, step, run, attempt
     │   │   ├── StepTimeoutError a step ran past its timeout
+    │   │   ├── InputTimeoutError    nobody answered a step's ask() in time
     │   │   └── StageValidationError  a pipeline stage's input or output failed validation
+    │   ├── RunBusyError         another process runs this run now (it holds the run's lease)
     │   ├── RouterError          a router returned a label nobody listens to, or not a str
     │   └── LoopLimitError       a step was called more often than its call limit
+    ├── WaitingForInput          the run stopped to wait for a person's answer (not a failure)
     ├── StoreError               a store could not read or write a run
     └── MissingExtraError        an optional dependency is not installed
 """
@@ -19,6 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class PlaitError(Exception):
@@ -71,8 +75,31 @@ class StepTimeoutError(StepError):
     """A step ran past its timeout."""
 
 
+class InputTimeoutError(StepError):
+    """Nobody answered a step's ``ask()`` before its timeout, and it had no default."""
+
+
+class WaitingForInput(PlaitError):
+    """The run is waiting for a person: a step called ``ask()``. Not a failure.
+
+    The run is stored with status ``waiting``; answer with ``respond(run_id, value)`` (or
+    ``plait runs respond``), which resumes it. ``requests`` lists what is asked: dicts with
+    ``key``, ``step``, ``prompt``, ``schema`` and ``deadline``.
+    """
+
+    def __init__(self, message: str, *, flow: str, run_id: str, requests: list[dict[str, Any]]):
+        super().__init__(message)
+        self.flow = flow
+        self.run_id = run_id
+        self.requests = requests
+
+
 class StageValidationError(StepError):
     """A pipeline stage's input or output did not pass its validation."""
+
+
+class RunBusyError(RunError):
+    """Another live process runs this run now: it holds the run's lease."""
 
 
 class RouterError(RunError):

@@ -1,8 +1,8 @@
 """L1: what users write — flows, workflows, triggers and policies. No I/O, no asyncio."""
 
 from plait.define._flow import Flow
-from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy, StepOptions
-from plait.define._port import install_engine
+from plait.define._policies import DEFAULT_MAX_CALLS, CachePolicy, RetryPolicy, StepOptions
+from plait.define._port import NO_DEFAULT, install_engine
 from plait.define._state import (
     Reducer,
     StateDict,
@@ -31,8 +31,10 @@ from plait.define._workflow import Workflow, task_params
 
 __all__ = [
     "DEFAULT_MAX_CALLS",
+    "NO_DEFAULT",
     "AllOf",
     "AnyOf",
+    "CachePolicy",
     "Condition",
     "Flow",
     "Leaf",

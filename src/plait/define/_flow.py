@@ -240,6 +240,38 @@ class Flow(Generic[StateT]):
         """
         return await _port.engine().map(fn, items, concurrency)
 
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        schema: Any = None,
+        timeout: float | None = None,
+        default: Any = _port.NO_DEFAULT,
+    ) -> Any:
+        """From inside a step: a person's answer to ``prompt``, validated into ``schema``
+        (a pydantic model or a type such as ``bool``; any JSON value when None).
+
+        With no answer stored yet, the step stops here and the run waits: ``kickoff``
+        raises :class:`plait.WaitingForInput` and the store shows the run ``waiting``.
+        :meth:`respond` (or ``plait runs respond``) stores an answer and resumes the run,
+        which runs this step again from its start; this call then returns the answer. Code
+        before ``ask`` runs again, so keep side effects after it. After ``timeout`` seconds
+        the answer is ``default``; with no default the step fails (InputTimeoutError).
+        """
+        return await _port.engine().ask(prompt, schema, timeout, default)
+
+    def respond(self, run_id: str, value: Any, **options: Any) -> Any:
+        """Answer what waiting run ``run_id`` asks and resume it to its end (blocking).
+
+        ``request=`` picks the request when several steps wait; ``resume=False`` only
+        stores the answer. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used.
+        """
+        return _port.run_sync(self.respond_async(run_id, value, **options), "respond")
+
+    async def respond_async(self, run_id: str, value: Any, **options: Any) -> Any:
+        """Async form of :meth:`respond`."""
+        return await _port.engine().respond(self, run_id, value, **options)
+
     def plot(self, fmt: str = "mermaid") -> str:
         """The flow's plan as Mermaid text (``fmt="mermaid"``) or an HTML page (``"html"``)."""
         return _port.engine().render(self, fmt)
@@ -248,4 +280,6 @@ class Flow(Generic[StateT]):
 _RESERVED = frozenset(
     {name for name in vars(Flow) if not name.startswith("__")}
     | {"run_id", "events", "state", "name"}
-)
+) - {"ask", "respond"}
+"""Names a step may not take. ``ask`` and ``respond`` are common step names, so a step may
+take them (the flow then reaches those helpers as ``plait.ask`` and ``respond_async``)."""

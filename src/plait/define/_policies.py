@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from plait.core import DefinitionError
 
@@ -48,6 +50,46 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """Reuse a step's result instead of running it again.
+
+    The cache key is a hash of the step's code (its source), ``version``, and its inputs:
+    the arguments it is called with and the run's state (without the run id). Pass
+    ``key=`` to choose the inputs yourself: ``key(state, *args)`` returns JSON data, e.g.
+    ``key=lambda state, *_: state["topic"]``. A hit skips the step, puts back the state
+    changes it made, returns its stored output and shows as ``CacheHit`` in the events.
+    Entries expire after ``ttl`` seconds (never when None) and live in the run's store,
+    shared by every run that uses it — so a durable store (or one ``MemoryStore`` object
+    shared across runs) makes the cache outlive a run. Bump ``version`` to drop old entries
+    by hand; a change to the step's code does that by itself.
+    """
+
+    ttl: float | None = None
+    key: Callable[..., Any] | None = None
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ttl is not None and not self.ttl > 0:
+            raise DefinitionError(f"CachePolicy.ttl must be > 0 seconds or None, got {self.ttl}")
+        if self.key is not None and not callable(self.key):
+            raise DefinitionError(f"CachePolicy.key must be a function, got {self.key!r}")
+
+
+def cache_policy(cache: CachePolicy | bool | float | None) -> CachePolicy | None:
+    """``cache=`` of a step decorator as a policy: True caches for ever, a number of
+    seconds is the ttl, False/None does not cache."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return CachePolicy()
+    if isinstance(cache, CachePolicy):
+        return cache
+    if isinstance(cache, int | float):
+        return CachePolicy(ttl=float(cache))
+    raise DefinitionError(f"cache must be True, a ttl in seconds or a CachePolicy, got {cache!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class StepOptions:
     """How a step runs: retries, timeout (seconds, per attempt) and its call limit
     (``None``: the flow's ``max_calls``).
@@ -63,6 +105,7 @@ class StepOptions:
     max_calls: int | None = None
     writes: tuple[str, ...] | None = None
     labels: tuple[str, ...] | None = None
+    cache: CachePolicy | None = None
 
     def __post_init__(self) -> None:
         if self.timeout is not None and self.timeout <= 0:

@@ -62,6 +62,22 @@ class Engine(Protocol):
         """Map ``fn`` over ``items`` inside the running step."""
         ...
 
+    async def ask(self, prompt: str, schema: Any, timeout: float | None, default: Any) -> Any:
+        """A person's answer, from inside the running step (or stop it to wait)."""
+        ...
+
+    async def respond(self, definition: Any, run_id: str, value: Any, **options: Any) -> Any:
+        """Answer what waiting run ``run_id`` asks, and resume it."""
+        ...
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+"""``ask(default=...)`` left out: a wait that times out fails the step."""
 
 _engine: Engine | None = None
 

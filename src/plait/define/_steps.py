@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from plait.core import DefinitionError
-from plait.define._policies import RetryPolicy, StepOptions
+from plait.define._policies import CachePolicy, RetryPolicy, StepOptions, cache_policy
 from plait.define._triggers import Condition, to_condition
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,12 +81,14 @@ def _options(
     max_calls: int | None,
     writes: list[str] | tuple[str, ...] | None,
     labels: list[str] | tuple[str, ...] | None = None,
+    cache: CachePolicy | bool | float | None = None,
 ) -> StepOptions:
+    policy = cache_policy(cache)
     if isinstance(retry, int) and not isinstance(retry, bool):
         retry = RetryPolicy(attempts=retry)
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise DefinitionError(f"retry must be a RetryPolicy or an int, got {retry!r}")
-    plain = (retry, timeout, max_calls, writes, labels) == (None, None, None, None, None)
+    plain = (retry, timeout, max_calls, writes, labels, policy) == (None,) * 6
     if plain:
         return _DEFAULT_OPTIONS  # shared: large task graphs would make one per task
     return StepOptions(
@@ -95,6 +97,7 @@ def _options(
         max_calls=max_calls,
         writes=None if writes is None else tuple(writes),
         labels=None if labels is None else tuple(labels),
+        cache=policy,
     )
 
 
@@ -135,13 +138,14 @@ def start(
     timeout: float | None = None,
     max_calls: int | None = None,
     writes: list[str] | tuple[str, ...] | None = None,
+    cache: CachePolicy | bool | float | None = None,
 ) -> Callable[[F], F]:
     """Mark an entry step. Every start step runs, concurrently, when a run begins.
 
     With ``condition`` (a step, label or ``or_``/``and_``) the step also fires whenever the
     condition holds later in the run.
     """
-    return _mark("step", True, condition, _options(retry, timeout, max_calls, writes))
+    return _mark("step", True, condition, _options(retry, timeout, max_calls, writes, None, cache))
 
 
 def listen(
@@ -151,6 +155,7 @@ def listen(
     timeout: float | None = None,
     max_calls: int | None = None,
     writes: list[str] | tuple[str, ...] | None = None,
+    cache: CachePolicy | bool | float | None = None,
 ) -> Callable[[F], F]:
     """Run the decorated step each time ``condition`` holds.
 
@@ -162,7 +167,7 @@ def listen(
             "@listen() needs something to listen to: a step, a step name, a router label, or "
             "or_()/and_() of those"
         )
-    return _mark("step", False, condition, _options(retry, timeout, max_calls, writes))
+    return _mark("step", False, condition, _options(retry, timeout, max_calls, writes, None, cache))
 
 
 def router(
@@ -173,10 +178,13 @@ def router(
     timeout: float | None = None,
     max_calls: int | None = None,
     writes: list[str] | tuple[str, ...] | None = None,
+    cache: CachePolicy | bool | float | None = None,
 ) -> Callable[[F], F]:
     """Like ``@listen``, but the step returns a label; steps listening to it run next.
 
     ``labels`` declares the labels it may return; without it plait reads them from the
     function's ``return "label"`` statements and ``Literal[...]`` return annotation.
     """
-    return _mark("router", False, condition, _options(retry, timeout, max_calls, writes, labels))
+    return _mark(
+        "router", False, condition, _options(retry, timeout, max_calls, writes, labels, cache)
+    )

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from plait.core import DefinitionError
 from plait.define import _port
-from plait.define._policies import DEFAULT_MAX_CALLS, RetryPolicy
+from plait.define._policies import DEFAULT_MAX_CALLS, CachePolicy, RetryPolicy
 from plait.define._steps import StepDef, _options, is_async_callable
 from plait.define._triggers import AllOf, Condition, Leaf, ref_name
 
@@ -131,6 +131,7 @@ class Workflow:
         retry: RetryPolicy | int | None = None,
         timeout: float | None = None,
         writes: Sequence[str] | None = None,
+        cache: CachePolicy | bool | float | None = None,
     ) -> StepDef:
         """Add ``fn`` as a task; it runs after every task in ``depends_on`` completed."""
         if not callable(fn):
@@ -153,7 +154,9 @@ class Workflow:
             fn=fn,
             start=not deps,
             condition=_after(deps),
-            options=_options(retry, timeout, None, None if writes is None else tuple(writes)),
+            options=_options(
+                retry, timeout, None, None if writes is None else tuple(writes), None, cache
+            ),
             is_async=is_async_callable(fn),
             takes_input=False,
             depends_on=deps,
@@ -170,12 +173,19 @@ class Workflow:
         retry: RetryPolicy | int | None = None,
         timeout: float | None = None,
         writes: Sequence[str] | None = None,
+        cache: CachePolicy | bool | float | None = None,
     ) -> Callable[[F], F]:
         """Decorator form of :meth:`add`."""
 
         def decorate(fn: F) -> F:
             self.add(
-                fn, name=name, depends_on=depends_on, retry=retry, timeout=timeout, writes=writes
+                fn,
+                name=name,
+                depends_on=depends_on,
+                retry=retry,
+                timeout=timeout,
+                writes=writes,
+                cache=cache,
             )
             return fn
 
@@ -198,6 +208,15 @@ class Workflow:
     async def resume_async(self, run_id: str, **options: Any) -> Any:
         """Async form of :meth:`resume`."""
         return await _port.engine().resume(self, run_id, **options)
+
+    def respond(self, run_id: str, value: Any, **options: Any) -> Any:
+        """Answer what waiting run ``run_id`` asks (a task's ``plait.ask``) and resume it
+        to its end (blocking); see :meth:`plait.Flow.respond`."""
+        return _port.run_sync(self.respond_async(run_id, value, **options), "respond")
+
+    async def respond_async(self, run_id: str, value: Any, **options: Any) -> Any:
+        """Async form of :meth:`respond`."""
+        return await _port.engine().respond(self, run_id, value, **options)
 
     @property
     def state_history(self) -> list[Any]:

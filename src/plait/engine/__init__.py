@@ -6,7 +6,9 @@ Importing it installs the engine behind ``Flow.kickoff()`` and ``Workflow.run()`
 from plait.define import install_engine
 from plait.engine._backends import open_store
 from plait.engine._engine import ENGINE, Engine
+from plait.engine._respond import record_answer
 from plait.engine._travel import MISSING, Checkpoint, checkpoints, diff, fork, state_at
+from plait.engine._worker import Recovered, load_definition, recover, work
 
 install_engine(ENGINE)
 
@@ -15,9 +17,14 @@ __all__ = [
     "MISSING",
     "Checkpoint",
     "Engine",
+    "Recovered",
     "checkpoints",
     "diff",
     "fork",
+    "load_definition",
     "open_store",
+    "record_answer",
+    "recover",
     "state_at",
+    "work",
 ]

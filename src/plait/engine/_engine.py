@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from plait.core import InputError, RunError, StoreError, new_run_id
 from plait.define import Flow, build_state, is_model_type, live_mapping, reducers_of
 from plait.engine._backends import open_store
 from plait.engine._bind import bindings_for, inputs_needed, workflow_result
+from plait.engine._respond import can_go_on, record_answer
 from plait.executors import LocalExecutor
 from plait.plan import Plan, compile, render
 from plait.runtime import (
@@ -22,6 +24,7 @@ from plait.runtime import (
     TriggerIndex,
     current_context,
     replay,
+    waiting_error,
 )
 
 log = logging.getLogger("plait")
@@ -166,6 +169,9 @@ class Engine:
             record = await the_store.get_run(run_id)
             if events:
                 view = replay(_index(plan), events)
+                if view.status == "waiting" and not can_go_on(view, time.time()):
+                    asks = sorted(view.asks.values(), key=lambda a: a.seq)
+                    raise waiting_error(plan.name, run_id, asks)
                 state_type = definition.__plait_state_type__
                 reducers = reducers_of(state_type, definition.reducers)
                 state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
@@ -196,6 +202,31 @@ class Engine:
         definition.run_id = run_id
         loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
         return await self._execute(definition, loop, loop.resume(events), own_store, executor)
+
+    async def respond(
+        self,
+        definition: Any,
+        run_id: str,
+        value: Any,
+        *,
+        request: str | None = None,
+        resume: bool = True,
+        text: bool = False,
+        store: Any = None,
+        **options: Any,
+    ) -> Any:
+        """Answer what waiting run ``run_id`` asks, then (``resume``) resume it."""
+        plan = compile(definition)
+        own_store = store is None or isinstance(store, str)
+        the_store: Store = await open_store(store)
+        try:
+            await record_answer(the_store, run_id, plan.name, value, request=request, text=text)
+            if not resume:
+                return None
+            return await self.resume(definition, run_id, store=the_store, **options)
+        finally:
+            if own_store:
+                await the_store.close()
 
     def _not_running(self, definition: Any, plan: Plan) -> None:
         if definition._running:
@@ -281,6 +312,9 @@ class Engine:
 
     async def map(self, fn: Callable[[Any], Any], items: Any, concurrency: int | None) -> list[Any]:
         return await current_context().map(fn, items, concurrency)
+
+    async def ask(self, prompt: str, schema: Any, timeout: float | None, default: Any) -> Any:
+        return await current_context().ask(prompt, schema=schema, timeout=timeout, default=default)
 
 
 ENGINE = Engine()

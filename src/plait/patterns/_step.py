@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from plait.define import NO_DEFAULT
 from plait.runtime import StepContext, current_context
 
 
@@ -25,3 +26,12 @@ async def map(
     """``fn`` over ``items`` inside the running step, at most ``concurrency`` at a time;
     results in the order of ``items``; each finished item is recorded in the run."""
     return await current_context().map(fn, items, concurrency)
+
+
+async def ask(
+    prompt: str, *, schema: Any = None, timeout: float | None = None, default: Any = NO_DEFAULT
+) -> Any:
+    """A person's answer to ``prompt`` from inside the running step; see
+    :meth:`plait.StepContext.ask`. Until it is answered the run waits (status
+    ``waiting``, :class:`plait.WaitingForInput`); ``respond()`` answers and resumes it."""
+    return await current_context().ask(prompt, schema=schema, timeout=timeout, default=default)

@@ -169,6 +169,7 @@ def _compile_now(definition: Any) -> Plan:
                 takes_input=step.takes_input,
                 retry=step.options.retry,
                 timeout=step.options.timeout,
+                cache=step.options.cache,
                 max_calls=max_calls,
                 labels=labels.get(step.name),
                 writes=writes,

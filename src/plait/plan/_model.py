@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from plait.core import DefinitionError
-from plait.define import AllOf, AnyOf, Condition, Leaf, LeafKind, RetryPolicy
+from plait.define import AllOf, AnyOf, CachePolicy, Condition, Leaf, LeafKind, RetryPolicy
 
 PLAN_FORMAT = 1
 """Version of the plan's JSON form; bump it when the shape changes."""
@@ -29,6 +29,7 @@ class PlanStep:
     takes_input: bool = False
     retry: RetryPolicy | None = None
     timeout: float | None = None
+    cache: CachePolicy | None = None
     max_calls: int = 1000
     labels: tuple[str, ...] | None = None
     writes: tuple[str, ...] = ()
@@ -148,6 +149,11 @@ def _step_to_dict(s: PlanStep) -> dict[str, Any]:
     out["labels"] = None if s.labels is None else list(s.labels)
     out["writes"] = list(s.writes)
     out["depends_on"] = list(s.depends_on)
+    c = s.cache
+    out["cache"] = None
+    if c is not None:
+        key = None if c.key is None else getattr(c.key, "__qualname__", repr(c.key))
+        out["cache"] = {"ttl": c.ttl, "version": c.version, "key": key}
     r = s.retry
     out["retry"] = None
     if r is not None:
@@ -174,6 +180,8 @@ def _step_from_dict(d: dict[str, Any]) -> PlanStep:
             jitter=r["jitter"],
             retry_on=tuple(_import_type(t) for t in r["retry_on"]),
         )
+    c = d.get("cache")
+    cache = None if c is None else CachePolicy(ttl=c.get("ttl"), version=c.get("version", ""))
     trig = d.get("trigger")
     labels = d.get("labels")
     return PlanStep(
@@ -186,6 +194,7 @@ def _step_from_dict(d: dict[str, Any]) -> PlanStep:
         takes_input=d.get("takes_input", False),
         retry=retry,
         timeout=d.get("timeout"),
+        cache=cache,
         max_calls=d.get("max_calls", 1000),
         labels=None if labels is None else tuple(labels),
         writes=tuple(d.get("writes", ())),

@@ -13,8 +13,11 @@ from plait.runtime._codec import (
 from plait.runtime._context import StepContext, current_context
 from plait.runtime._events import (
     EVENT_TYPES,
+    CacheHit,
     Event,
     EventEmitted,
+    InputReceived,
+    InputRequested,
     ItemCompleted,
     RouteTaken,
     RunCancelled,
@@ -22,27 +25,35 @@ from plait.runtime._events import (
     RunFailed,
     RunResumed,
     RunStarted,
+    RunWaiting,
     StateChanged,
     StepCompleted,
     StepFailed,
     StepStarted,
 )
+from plait.runtime._input import pending, waiting_error
+from plait.runtime._lease import Lease, is_stale, owner_is_dead
 from plait.runtime._loop import RunLoop
-from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
+from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import Ready, RunView, apply, replay
-from plait.runtime.ports import Executor, RunRecord, Store
+from plait.runtime.ports import CacheEntry, Executor, RunRecord, Store
 
 __all__ = [
     "EVENT_FORMAT",
     "EVENT_TYPES",
     "Binding",
+    "CacheEntry",
+    "CacheHit",
     "CompleteRun",
     "Event",
     "EventEmitted",
     "Executor",
     "FailRun",
+    "InputReceived",
+    "InputRequested",
     "ItemCompleted",
+    "Lease",
     "Ready",
     "RouteTaken",
     "RunCancelled",
@@ -53,6 +64,7 @@ __all__ = [
     "RunResumed",
     "RunStarted",
     "RunView",
+    "RunWaiting",
     "StartStep",
     "StateChanged",
     "StepCompleted",
@@ -61,6 +73,7 @@ __all__ = [
     "StepStarted",
     "Store",
     "TriggerIndex",
+    "WaitRun",
     "apply",
     "current_context",
     "decide",
@@ -68,7 +81,11 @@ __all__ = [
     "dumps_event",
     "encode_event",
     "from_json_value",
+    "is_stale",
     "loads_event",
+    "owner_is_dead",
+    "pending",
     "replay",
     "to_json_value",
+    "waiting_error",
 ]

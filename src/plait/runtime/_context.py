@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.core import RunError
-from plait.define import current_step
+from plait.define import NO_DEFAULT, current_step
+from plait.runtime._input import ask
 
 if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
@@ -25,6 +26,8 @@ class StepContext:
     loop: RunLoop
     maps: int = 0
     """How many ``map`` calls this attempt has made (their items are recorded apart)."""
+    asks: int = 0
+    """How many ``ask`` calls this attempt has made (each answer is recorded apart)."""
 
     @property
     def state(self) -> Any:
@@ -47,6 +50,21 @@ class StepContext:
         """
         return await self.loop.map(self, fn, items, concurrency)
 
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        schema: Any = None,
+        timeout: float | None = None,
+        default: Any = NO_DEFAULT,
+    ) -> Any:
+        """A person's answer to ``prompt``, validated into ``schema`` (any JSON when
+        None). With no answer stored yet the step stops here and the run waits
+        (``WaitingForInput``); once answered, resuming runs the step again from its start
+        and this returns the answer. After ``timeout`` seconds of waiting the answer is
+        ``default``, or with no default the step fails with ``InputTimeoutError``."""
+        return await ask(self, prompt, schema, timeout, default)
+
 
 _current = current_step
 
@@ -56,6 +74,6 @@ def current_context() -> StepContext:
     ctx = _current.get()
     if not isinstance(ctx, StepContext):
         raise RunError(
-            "no step is running here: emit(), map() and context() work only inside a step"
+            "no step is running here: emit(), map(), ask() and context() work only inside a step"
         )
     return ctx

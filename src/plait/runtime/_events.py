@@ -98,6 +98,51 @@ class ItemCompleted(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class CacheHit(Event):
+    """The step's cache had its result: it did not run (its ``StepCompleted`` follows)."""
+
+    step: str
+    invocation: int
+    key: str
+
+
+@dataclass(slots=True, kw_only=True)
+class InputRequested(Event):
+    """A step asked a person for input (``ask``); it waits, and the run with it."""
+
+    step: str
+    invocation: int
+    key: int
+    """Which ``ask`` of the step invocation (1 for the first)."""
+    prompt: str
+    schema: dict[str, Any] = field(default_factory=dict)
+    """The JSON schema an answer must fit ({} for any JSON value)."""
+    deadline: float | None = None
+    """When the wait times out (epoch seconds); None for never."""
+    default: Any = None
+    has_default: bool = False
+    """Whether a timed-out wait answers ``default`` (otherwise the step fails)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class InputReceived(Event):
+    """The answer to an ``InputRequested`` (or its timeout)."""
+
+    step: str
+    invocation: int
+    key: int
+    value: Any = None
+    timed_out: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class RunWaiting(Event):
+    """Nothing can run until a person answers; the run stops here, resumable."""
+
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
 class RunCompleted(Event):
     output: Any = None
     duration: float = 0.0
@@ -138,5 +183,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunFailed,
         RunCancelled,
         RunResumed,
+        InputRequested,
+        InputReceived,
+        RunWaiting,
+        CacheHit,
     )
 }

@@ -23,24 +23,31 @@ from plait.core import (
 )
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
+from plait.runtime._cache import Hit, cache_key, lookup, remember
 from plait.runtime._context import StepContext, _current
 from plait.runtime._events import (
+    CacheHit,
     Event,
     EventEmitted,
+    InputReceived,
+    InputRequested,
     RouteTaken,
     RunCancelled,
     RunCompleted,
     RunFailed,
     RunResumed,
     RunStarted,
+    RunWaiting,
     StateChanged,
     StepCompleted,
     StepFailed,
     StepStarted,
 )
 from plait.runtime._failures import label_problem, step_error
+from plait.runtime._input import InputNeeded, requested, waiting_error
+from plait.runtime._lease import Lease
 from plait.runtime._map import map_items
-from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, decide
+from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._tracking import diff, revert, snapshot
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
@@ -106,6 +113,8 @@ class RunLoop:
         self._inline = False
         self._interrupted = False
         self._started = 0.0
+        self._lease: Lease | None = None if self._immediate else Lease(store, run_id)
+        self._caches = hasattr(store, "cache_get")
 
     # -- events ----------------------------------------------------------------------
 
@@ -193,14 +202,23 @@ class RunLoop:
                     plan=self._plan_dict(),
                 )
             )
-        self._committed = snapshot(self._live_now())
-        self.record(
-            self.new(
-                RunStarted, flow=self.plan.name, inputs=dict(inputs), state=dict(self._committed)
+        await self._take_lease()
+        try:
+            self._committed = snapshot(self._live_now())
+            self.record(
+                self.new(
+                    RunStarted,
+                    flow=self.plan.name,
+                    inputs=dict(inputs),
+                    state=dict(self._committed),
+                )
             )
-        )
-        await self.flush()
-        return await self._drive(await self._launch(inline=True))
+            await self.flush()
+            first = await self._launch(inline=True)
+        except BaseException:
+            await self._release()
+            raise
+        return await self._drive(first)
 
     def _plan_dict(self) -> dict[str, Any]:
         """What the store keeps about the plan with the run: enough to find its code."""
@@ -217,24 +235,85 @@ class RunLoop:
         """Go on from a stored log: steps that completed are not run again; steps that had
         started (or failed last) run again; then the run goes on as usual."""
         self._started = time.perf_counter()
+        await self._take_lease()
+        try:
+            return await self._drive(await self._resumed(events))
+        except BaseException:
+            await self._release()
+            raise
+
+    async def _resumed(self, events: list[Event]) -> StartStep | None:
         for event in events:
             apply(self.view, event)
         self.events = list(events)
         self._seq = events[-1].seq if events else 0
         self._committed = snapshot(self._live_now())
         view = self.view
-        again = sorted({*view.running, *view.failed}, key=lambda k: (k[1], k[0]))
+        answered = [key for key in view.waiting if not self._unanswered(key)]
+        again = sorted({*view.running, *view.failed, *answered}, key=lambda k: (k[1], k[0]))
         self.record(self.new(RunResumed, rerun=tuple(step for step, _ in again)))
+        now = time.time()
+        for ask in list(view.asks.values()):  # waits that ran out of time answer now
+            if ask.deadline is not None and ask.deadline <= now:
+                self.record(
+                    self.new(
+                        InputReceived,
+                        step=ask.step,
+                        invocation=ask.invocation,
+                        key=ask.key,
+                        value=ask.default,
+                        timed_out=True,
+                    )
+                )
+                key2 = (ask.step, ask.invocation)
+                if key2 not in again and not self._unanswered(key2):
+                    again.append(key2)
         # Durable first: of two processes resuming one run, the second fails here (its
         # RunResumed does not follow the log any more) before it runs anything.
         await self.flush()
         await self.store.set_status(self.run_id, "running")
         for step, invocation in again:
-            attempt = view.running.get((step, invocation), 1) + 1
+            key2 = (step, invocation)
+            attempt = view.running.get(key2) or view.waiting.get(key2, 1)
+            attempt += 1
             cmd = StartStep(step, invocation, view.payloads.get((step, invocation)), attempt)
             self.record(self.new(StepStarted, step=step, invocation=invocation, attempt=attempt))
             self._spawn(cmd)
-        return await self._drive(await self._launch(inline=True))
+        return await self._launch(inline=True)
+
+    async def _take_lease(self) -> None:
+        """Own the run (durable stores): take its lease and keep it while the run runs."""
+        if self._lease is not None:
+            await self._lease.take()
+            self._lease.keep(self._lost)
+
+    async def _release(self) -> None:
+        if self._lease is not None:
+            await asyncio.shield(self._lease.release())
+
+    def _lost(self, error: BaseException) -> None:
+        """The lease could not be renewed: stop at once and write nothing more, since
+        another process may own the run now."""
+        if self._finished:
+            return
+        self._finished = self._closed = True
+        self._buffer = []
+        self._store_error = error
+        if not self._done.done():
+            self._done.set_exception(
+                RunError(
+                    f"run {self.run_id} stopped here: {error}",
+                    flow=self.plan.name,
+                    run_id=self.run_id,
+                )
+            )
+        main = self._main
+        if self._inline and main is not None:
+            self._interrupted = True
+            main.cancel()
+
+    def _unanswered(self, key: tuple[str, int]) -> bool:
+        return any((a.step, a.invocation) == key for a in self.view.asks.values())
 
     async def _drive(self, first: StartStep | None) -> Any:
         """Run ``first`` here and wait for the run to end."""
@@ -257,6 +336,7 @@ class RunLoop:
             raise
         finally:
             await self._stop_tasks()
+            await self._release()
 
     async def _cancelled(self) -> None:
         """The caller cancelled the run: record it, so the log says how it ended."""
@@ -297,6 +377,8 @@ class RunLoop:
                 await self._complete(
                     cmd.output if self._result is None else self._result(self.view)
                 )
+            elif type(cmd) is WaitRun:
+                await self._wait()
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
                 await self._fail(err, cmd.step)
@@ -345,6 +427,25 @@ class RunLoop:
         if not self._done.done():
             self._done.set_result(output)
 
+    async def _wait(self) -> None:
+        """Stop the run until a person answers: it ends here as ``waiting``, resumable."""
+        if self._finished:
+            return
+        self._finished = True
+        view = self.view
+        self.record(self.new(RunWaiting, steps=tuple(step for step, _ in view.waiting)))
+        self._closed = True
+        problem = await self._flush_last()
+        if problem is not None:
+            await self.store.set_status(self.run_id, "failed", error=str(problem))
+            if not self._done.done():
+                self._done.set_exception(problem)
+            return
+        await self.store.set_status(self.run_id, "waiting")
+        if not self._done.done():
+            asks = sorted(view.asks.values(), key=lambda a: a.seq)
+            self._done.set_exception(waiting_error(self.plan.name, self.run_id, asks))
+
     async def _flush_last(self) -> BaseException | None:
         """Store the run's last events; return the store's error instead of raising it."""
         try:
@@ -379,6 +480,7 @@ class RunLoop:
         retry, timeout = spec.retry, spec.timeout
         attempt = cmd.attempt
         ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, self)
+        key: str | None = None
         token = _current.set(ctx)
         try:
             while True:
@@ -387,6 +489,20 @@ class RunLoop:
                     args, kwargs = binding.arguments(
                         self.owner, cmd.payload, self.view.outputs, self.state
                     )
+                    if spec.cache is not None and self._caches:
+                        key = cache_key(
+                            self.plan.name,
+                            name,
+                            spec.cache,
+                            binding.fn,
+                            args[1:] if binding.method else args,
+                            kwargs,
+                            self._live_now(),
+                        )
+                        hit = None if key is None else await self._cached(name, invocation, key)
+                        if hit is not None:
+                            output, key = hit.output, None  # nothing new to remember
+                            break
                     if timeout is None:
                         output = await self.executor.call(
                             binding.fn, args, kwargs, binding.is_async
@@ -406,6 +522,8 @@ class RunLoop:
                         raise
                     if self._finished:
                         return None
+                    if type(exc) is InputNeeded:
+                        return await self._asked(ctx, exc)
                     retrying = (
                         retry is not None
                         and isinstance(exc, Exception)
@@ -436,7 +554,7 @@ class RunLoop:
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
-                    ctx.maps = 0
+                    ctx.maps = ctx.asks = 0
                     self.record(
                         self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
                     )
@@ -444,15 +562,35 @@ class RunLoop:
             _current.reset(token)
         if self._finished:
             return None
-        return await self._completed(name, invocation, output, time.perf_counter() - t0)
+        return await self._completed(name, invocation, output, time.perf_counter() - t0, key)
+
+    async def _cached(self, name: str, invocation: int, key: str) -> Hit | None:
+        """The cached result of this call, with the state changes it made put back."""
+        hit = await lookup(self.store, key)
+        if hit is None:
+            return None
+        live = self._live_now()
+        writers = getattr(live, "writers", None)
+        for field, value in hit.changes.items():
+            dict.__setitem__(live, field, value)
+            if writers is not None:
+                writers[field] = name
+        for field in hit.removed:
+            if field in live:
+                dict.__delitem__(live, field)
+        self.record(self.new(CacheHit, step=name, invocation=invocation, key=key))
+        return hit
 
     async def _completed(
-        self, name: str, invocation: int, output: Any, duration: float
+        self, name: str, invocation: int, output: Any, duration: float, key: str | None = None
     ) -> StartStep | None:
         live = self._live_now()
         changes, removed = diff(
             self._committed, live, name, getattr(live, "writers", None), self.view.active
         )
+        policy = self._steps[name].cache
+        if key is not None and policy is not None:
+            await remember(self.store, key, policy, output, changes, removed)
         if changes or removed:
             self.record(
                 StateChanged(
@@ -506,6 +644,17 @@ class RunLoop:
             if self._store_error is not None:
                 await self._fail(self._store_error, name)
                 return None
+            self._flush_soon()
+        return await self._launch(inline=True)
+
+    async def _asked(self, ctx: StepContext, signal: InputNeeded) -> StartStep | None:
+        """The step stopped in ``ask()``: what it wrote is undone (it runs again from its
+        start once answered); the run goes on with what else can run."""
+        revert(self._committed, self._live_now(), ctx.step, self.view.active)
+        self.record(self.new(InputRequested, **requested(ctx, signal)))
+        if self._immediate:
+            await self.flush()
+        else:
             self._flush_soon()
         return await self._launch(inline=True)
 

@@ -29,18 +29,23 @@ class FailRun:
     kind: str  # "loop_limit"
 
 
-Command = StartStep | CompleteRun | FailRun
+@dataclass(frozen=True, slots=True)
+class WaitRun:
+    """Nothing runs and nothing is ready, but steps wait for a person's answer."""
+
+
+Command = StartStep | CompleteRun | FailRun | WaitRun
 
 
 def decide(plan: Plan, view: RunView, limits: dict[str, int]) -> list[Command]:
     """Start every ready step (in trigger order), or finish the run when nothing is ready
-    and nothing runs. ``limits`` is each step's call limit."""
+    and nothing runs (or stop it to wait, when steps wait for an answer). ``limits`` is each step's call limit."""
     if view.status != "running":
         return []
     ready = view.ready
     if not ready:
         if not view.running:
-            return [CompleteRun(view.last_output)]
+            return [WaitRun() if view.waiting else CompleteRun(view.last_output)]
         return []
     if len(ready) == 1:
         only = ready[0]

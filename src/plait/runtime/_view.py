@@ -15,6 +15,8 @@ from typing import Any, Literal
 from plait.runtime._events import (
     Event,
     EventEmitted,
+    InputReceived,
+    InputRequested,
     ItemCompleted,
     RouteTaken,
     RunCancelled,
@@ -22,6 +24,7 @@ from plait.runtime._events import (
     RunFailed,
     RunResumed,
     RunStarted,
+    RunWaiting,
     StateChanged,
     StepCompleted,
     StepFailed,
@@ -65,6 +68,12 @@ class RunView:
     """What triggered each started step that has not completed (to run it again)."""
     failed: set[tuple[str, int]] = field(default_factory=set)
     """Step invocations whose last attempt failed (a resumed run runs them again)."""
+    waiting: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Step invocations stopped in ``ask()``, with their attempt (run again once answered)."""
+    asks: dict[tuple[str, int, int], InputRequested] = field(default_factory=dict)
+    """Unanswered requests by (step, invocation, key)."""
+    answers: dict[tuple[str, int, int], InputReceived] = field(default_factory=dict)
+    """Answers by (step, invocation, key)."""
 
 
 def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
@@ -124,8 +133,11 @@ def apply(view: RunView, event: Event) -> None:
                         del ready[i]
                         break
             view.calls[ev.step] = ev.invocation
-        elif view.failed:
-            view.failed.discard(key)
+        else:
+            if view.failed:
+                view.failed.discard(key)
+            if view.waiting:
+                view.waiting.pop(key, None)
         if key not in view.running:
             view.active[ev.step] = view.active.get(ev.step, 0) + 1
         view.running[key] = ev.attempt
@@ -154,6 +166,21 @@ def apply(view: RunView, event: Event) -> None:
         if not ev.retrying and view.running.pop(key, None) is not None:
             view.active[ev.step] -= 1
             view.failed.add(key)
+    elif kind is InputRequested:
+        ev = event
+        key = (ev.step, ev.invocation)
+        attempt = view.running.pop(key, None)
+        if attempt is not None:
+            view.active[ev.step] -= 1
+            view.waiting[key] = attempt
+        view.asks[(ev.step, ev.invocation, ev.key)] = ev
+    elif kind is InputReceived:
+        ev = event
+        key3 = (ev.step, ev.invocation, ev.key)
+        view.asks.pop(key3, None)
+        view.answers[key3] = ev
+    elif kind is RunWaiting:
+        view.status = "waiting"
     elif kind is RunStarted:
         ev = event
         view.status = "running"

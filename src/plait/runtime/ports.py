@@ -24,6 +24,18 @@ class RunRecord:
     inputs: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] | None = None
     error: str = ""
+    owner: str = ""
+    """Who holds the run's lease now ("" when nobody does); see :meth:`Store.acquire`."""
+    lease_until: float = 0.0
+    """When the owner's lease runs out (epoch seconds); 0.0 when there is no owner."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A cached step result: ``value`` as stored, put there at ``created_at``."""
+
+    value: Any
+    created_at: float
 
 
 PRUNABLE: tuple[str, ...] = ("completed", "failed", "cancelled")
@@ -54,6 +66,30 @@ class Store(Protocol):
       its flow (if given; the newest are counted among the runs matching ``statuses``
       and ``flow``, whatever their age). Each run goes whole, with its events, or not at
       all. ``dry_run=True`` deletes nothing and returns how many runs would go.
+    - ``list_runs`` filters on ``flow``, ``status``, and ``created_at`` (``since`` ≤
+      created_at < ``before``, each if given).
+
+    Leases (who runs a run now; times are the caller's ``time.time()``):
+
+    - ``acquire(run_id, owner, ttl)`` takes or renews the run's lease until now + ``ttl``
+      and returns True when the run has no owner, when ``owner`` already holds it, or when
+      the holder's ``lease_until`` has passed; otherwise it changes nothing and returns
+      False. With ``replace``, it also wins when ``replace`` holds the lease now, live or
+      not (taking over from an owner known to be dead, compare-and-swap). It is atomic: of concurrent acquires by different owners (processes,
+      machines) exactly one wins. ``get_run``/``list_runs`` show ``owner`` and
+      ``lease_until``.
+    - ``release(run_id, owner)`` clears the lease when ``owner`` holds it; otherwise it
+      does nothing. Both raise StoreError for an unknown run id. ``delete_run``/``prune``
+      remove a run's lease with it.
+
+    Step cache (shared by every run in the store; keys are opaque strings):
+
+    - ``cache_put(key, value, ttl=...)`` stores ``value`` (any value the event codec can
+      hold, round-tripping exactly as event fields do), replacing what the key held; it
+      expires ``ttl`` seconds from now (never when ``ttl`` is None). A value the store
+      cannot serialise raises StoreError and leaves the key as it was.
+    - ``cache_get(key)`` returns a :class:`CacheEntry`, or None when the key is absent or
+      expired.
     """
 
     async def create_run(self, record: RunRecord) -> None: ...
@@ -65,7 +101,13 @@ class Store(Protocol):
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
     async def list_runs(
-        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        before: float | None = None,
     ) -> list[RunRecord]: ...
 
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]: ...
@@ -81,6 +123,14 @@ class Store(Protocol):
         statuses: Sequence[str] = PRUNABLE,
         dry_run: bool = False,
     ) -> int: ...
+
+    async def acquire(self, run_id: str, owner: str, ttl: float, *, replace: str = "") -> bool: ...
+
+    async def release(self, run_id: str, owner: str) -> None: ...
+
+    async def cache_get(self, key: str) -> CacheEntry | None: ...
+
+    async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None: ...
 
     async def close(self) -> None: ...
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from plait.core import StoreError
-from plait.runtime import Event, RunRecord
+from plait.runtime import CacheEntry, Event, RunRecord
 from plait.runtime.ports import PRUNABLE, select_prunable
 from plait.stores._order import check_order
+from plait.stores._values import check_lease, dumps_value, expires_at, is_live, loads_value
 
 
 class MemoryStore:
@@ -21,6 +23,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
         self._events: dict[str, list[Event]] = {}
+        self._cache: dict[str, tuple[str, float, float | None]] = {}
+        """key -> (JSON text, created_at, expires_at): values are copied, as in a durable
+        store, so a cached result cannot change after it is put."""
 
     async def create_run(self, record: RunRecord) -> None:
         if record.run_id in self._runs:
@@ -47,12 +52,21 @@ class MemoryStore:
         return self._runs.get(run_id)
 
     async def list_runs(
-        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        before: float | None = None,
     ) -> list[RunRecord]:
         runs = [
             r
             for r in self._runs.values()
-            if (flow is None or r.flow == flow) and (status is None or r.status == status)
+            if (flow is None or r.flow == flow)
+            and (status is None or r.status == status)
+            and (since is None or r.created_at >= since)
+            and (before is None or r.created_at < before)
         ]
         runs.sort(key=lambda r: r.created_at, reverse=True)
         return runs[:limit]
@@ -86,6 +100,42 @@ class MemoryStore:
             for run_id in doomed:
                 await self.delete_run(run_id)
         return len(doomed)
+
+    async def acquire(self, run_id: str, owner: str, ttl: float, *, replace: str = "") -> bool:
+        check_lease(owner, ttl)
+        record = self._run(run_id)
+        now = time.time()
+        taken_over = bool(replace) and record.owner == replace
+        if record.owner not in ("", owner) and not record.lease_until < now and not taken_over:
+            return False
+        self._runs[run_id] = dataclasses.replace(record, owner=owner, lease_until=now + ttl)
+        return True
+
+    async def release(self, run_id: str, owner: str) -> None:
+        record = self._run(run_id)
+        if owner and record.owner == owner:
+            self._runs[run_id] = dataclasses.replace(record, owner="", lease_until=0.0)
+
+    async def cache_get(self, key: str) -> CacheEntry | None:
+        found = self._cache.get(key)
+        if found is None:
+            return None
+        text, created_at, expiry = found
+        if not is_live(expiry, time.time()):
+            del self._cache[key]
+            return None
+        return CacheEntry(value=loads_value(key, text), created_at=created_at)
+
+    async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        text = dumps_value(key, value)
+        now = time.time()
+        self._cache[key] = (text, now, expires_at(now, ttl))
+
+    def _run(self, run_id: str) -> RunRecord:
+        record = self._runs.get(run_id)
+        if record is None:
+            raise StoreError(f"run {run_id} is not in this store")
+        return record
 
     async def close(self) -> None:
         return None

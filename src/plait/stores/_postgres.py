@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
 from plait.runtime import (  # noqa: E402
+    CacheEntry,
     Event,
     RunRecord,
     dumps_event,
@@ -36,23 +37,45 @@ from plait.runtime import (  # noqa: E402
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
+from plait.stores._values import (  # noqa: E402
+    check_lease,
+    dumps_value,
+    expires_at,
+    is_live,
+    loads_value,
+)
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_RUN_COLUMNS = "run_id, flow, status, created_at, updated_at, inputs, plan, error"
+_RUN_COLUMNS = (
+    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until"
+)
 _QUERIES = {
-    "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (run_id) DO NOTHING",
+    "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
     "lock": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
     " FROM {s}.runs WHERE run_id = %s FOR UPDATE",
     "insert": "INSERT INTO {s}.events (run_id, seq, type, ts, body) VALUES (%s, %s, %s, %s, %s)",
     "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
     "get": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs WHERE run_id = %s",
     "list": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs"
-    " WHERE (%s::text IS NULL OR flow = %s) AND (%s::text IS NULL OR status = %s)"
-    " ORDER BY created_at DESC, run_id DESC LIMIT %s",
+    " WHERE (%(flow)s::text IS NULL OR flow = %(flow)s)"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+    " AND (%(since)s::float8 IS NULL OR created_at >= %(since)s)"
+    " AND (%(before)s::float8 IS NULL OR created_at < %(before)s)"
+    " ORDER BY created_at DESC, run_id DESC LIMIT %(limit)s",
     "read": "SELECT seq, body FROM {s}.events WHERE run_id = %s AND seq > %s ORDER BY seq",
     "exists": "SELECT 1 FROM {s}.runs WHERE run_id = %s",
     "delete": "DELETE FROM {s}.runs WHERE run_id = %s",
+    # A concurrent acquire waits for the row lock, then re-checks the WHERE on the row
+    # the winner wrote: exactly one of them updates it.
+    "acquire": "UPDATE {s}.runs SET owner = %(owner)s, lease_until = %(until)s"
+    " WHERE run_id = %(run_id)s AND (owner = '' OR owner = %(owner)s OR lease_until < %(now)s"
+    " OR owner = %(replace)s)",
+    "release": "UPDATE {s}.runs SET owner = '', lease_until = 0 WHERE run_id = %s AND owner = %s",
+    "cache_get": "SELECT value, created_at, expires_at FROM {s}.cache WHERE key = %s",
+    "cache_put": "INSERT INTO {s}.cache (key, value, created_at, expires_at)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+    " created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
     # %(statuses)s, %(flow)s, %(keep)s, %(older)s; events go with their run (ON DELETE
     # CASCADE). The outer status check makes a run resumed meanwhile stay.
     "prune_select": "SELECT run_id FROM (SELECT run_id, updated_at, row_number() OVER ("
@@ -196,9 +219,10 @@ class PostgresStore:
         inputs = Jsonb(to_json_value(record.inputs, f"{where} inputs"))
         plan = None if record.plan is None else Jsonb(to_json_value(record.plan, f"{where} plan"))
         params = (record.run_id, record.flow, record.status, record.created_at)
+        lease = (record.owner, record.lease_until)
         async with self._connection(f"creating {where}") as conn:
             cur = await conn.execute(
-                self._q["create"], (*params, record.updated_at, inputs, plan, record.error)
+                self._q["create"], (*params, record.updated_at, inputs, plan, record.error, *lease)
             )
             if cur.rowcount == 0:
                 raise StoreError(f"run {record.run_id} already exists in this store")
@@ -229,10 +253,17 @@ class PostgresStore:
         return None if row is None else _record(row)
 
     async def list_runs(
-        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        before: float | None = None,
     ) -> list[RunRecord]:
+        params = {"flow": flow, "status": status, "since": since, "before": before}
         async with self._connection("listing runs") as conn:
-            cur = await conn.execute(self._q["list"], (flow, flow, status, status, limit))
+            cur = await conn.execute(self._q["list"], {**params, "limit": limit})
             rows = await cur.fetchall()
         return [_record(row) for row in rows]
 
@@ -289,9 +320,51 @@ class PostgresStore:
             cur = await conn.execute(self._q["prune"], params)
             return max(cur.rowcount, 0)
 
+    async def acquire(self, run_id: str, owner: str, ttl: float, *, replace: str = "") -> bool:
+        check_lease(owner, ttl)
+        now = time.time()
+        params = {
+            "owner": owner,
+            "until": now + ttl,
+            "run_id": run_id,
+            "now": now,
+            "replace": replace or owner,
+        }
+        async with self._connection(f"acquiring the lease of run {run_id}") as conn:
+            cur = await conn.execute(self._q["acquire"], params)
+            if cur.rowcount > 0:
+                return True
+            await self._require(conn, run_id)
+        return False
+
+    async def release(self, run_id: str, owner: str) -> None:
+        async with self._connection(f"releasing the lease of run {run_id}") as conn:
+            cur = await conn.execute(self._q["release"], (run_id, owner))
+            if cur.rowcount == 0:
+                await self._require(conn, run_id)
+
+    async def _require(self, conn: psycopg.AsyncConnection[tuple[Any, ...]], run_id: str) -> None:
+        cur = await conn.execute(self._q["exists"], (run_id,))
+        if await cur.fetchone() is None:
+            raise StoreError(f"run {run_id} is not in this store")
+
+    async def cache_get(self, key: str) -> CacheEntry | None:
+        async with self._connection(f"reading cache key {key!r}") as conn:
+            cur = await conn.execute(self._q["cache_get"], (key,))
+            row = await cur.fetchone()
+        if row is None or not is_live(row[2], time.time()):
+            return None
+        return CacheEntry(value=loads_value(key, row[0]), created_at=row[1])
+
+    async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        text = dumps_value(key, value)
+        now = time.time()
+        async with self._connection(f"writing cache key {key!r}") as conn:
+            await conn.execute(self._q["cache_put"], (key, text, now, expires_at(now, ttl)))
+
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, inputs, plan, error = row
+    run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, until = row
     return RunRecord(
         run_id=run_id,
         flow=flow,
@@ -301,4 +374,6 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         inputs=from_json_value(inputs),
         plan=None if plan is None else from_json_value(plan),
         error=error,
+        owner=owner,
+        lease_until=until,
     )

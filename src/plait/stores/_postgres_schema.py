@@ -42,6 +42,18 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX runs_flow_created ON {s}.runs (flow, created_at DESC, run_id DESC)",
         "CREATE INDEX runs_status_created ON {s}.runs (status, created_at DESC, run_id DESC)",
     ],
+    # 2: run leases (who runs a run now) and the step cache (values as JSON text, like
+    # events).
+    [
+        "ALTER TABLE {s}.runs ADD COLUMN owner TEXT NOT NULL DEFAULT '',"
+        " ADD COLUMN lease_until DOUBLE PRECISION NOT NULL DEFAULT 0",
+        """CREATE TABLE {s}.cache (
+            key        TEXT PRIMARY KEY,
+            value      TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION
+        )""",
+    ],
 ]
 """``MIGRATIONS[n - 1]`` brings a schema from version ``n - 1`` to ``n``. Append only."""
 

@@ -11,9 +11,16 @@ Keys, all under ``prefix`` (default ``plait``):
   the last stored ``seq`` is one ``XREVRANGE ... COUNT 1``, and Redis itself refuses an
   id that does not follow the last one.
 - ``{prefix}:runs``: a sorted set of run ids scored by ``created_at``; ``list_runs`` walks
-  it newest first and filters ``flow``/``status`` on the records (no per-flow or
-  per-status index sets yet: fine for thousands of runs, add index sets when listings of
-  big stores need them).
+  it newest first (``since``/``before`` as score bounds) and filters ``flow``/``status``
+  on the records (no per-flow or per-status index sets yet: fine for thousands of runs,
+  add index sets when listings of big stores need them).
+- ``{prefix}:cache:{key}``: a string with one cached value, as JSON
+  ``{"value": ..., "created_at": ..., "expires_at": ...}``, set with a Redis expiry when it
+  has a ttl (and checked against ``expires_at`` on read, so expiry follows the caller's
+  clock to the microsecond, like the other stores).
+
+A run's lease is two fields of its hash (``owner``, ``lease_until``), so it goes with the
+run; ``acquire`` is one script, hence atomic across processes.
 
 Every write is one Lua script (or one ``MULTI``), so a reader never sees half of it, and
 ``append`` checks the order and writes the whole batch in the same script: an
@@ -27,17 +34,33 @@ machines run Redis with no persistence at all, so a server restart loses every r
 
 from __future__ import annotations
 
-import json
+import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from plait.core import StoreError, require_extra
-from plait.runtime import Event, RunRecord, dumps_event, from_json_value, loads_event, to_json_value
+from plait.runtime import (
+    CacheEntry,
+    Event,
+    RunRecord,
+    dumps_event,
+    loads_event,
+)
 from plait.runtime.ports import PRUNABLE, prunable_statuses, select_prunable
 from plait.stores._order import check_order
+from plait.stores._redis_records import (
+    decode_cache_entry,
+    decode_record,
+    encode_cache_entry,
+    encode_record,
+    flatten,
+    lua_float,
+)
+from plait.stores._redis_scripts import ACQUIRE, APPEND, CREATE, PRUNE, RELEASE, SET_STATUS
+from plait.stores._values import check_lease, expires_at
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -45,48 +68,6 @@ if TYPE_CHECKING:
 else:
     aioredis = require_extra("redis.asyncio", "redis", feature="RedisStore")
     redis_errors = require_extra("redis.exceptions", "redis", feature="RedisStore")
-
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-"""
-
-# ARGV: seq1, json1, seq2, json2, ... (already checked to be increasing by the caller).
-# Returns {1} when stored, {0, last_seq} when the batch does not follow, {-1} unknown run.
-_APPEND = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-local last = 0
-if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
-if #ARGV > 0 and tonumber(ARGV[1]) <= last then return {0, last} end
-for i = 1, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
-end
-return {1}
-"""
-
-_SET_STATUS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'updated_at', ARGV[3])
-return 1
-"""
-
-# KEYS: run hash, events stream, runs index; ARGV: run_id, then the prunable statuses.
-# Deletes the run (all three keys' parts at once) only if its status is still one of them.
-_PRUNE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 0 end
-for i = 2, #ARGV do
-  if ARGV[i] == status then
-    redis.call('DEL', KEYS[1], KEYS[2])
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    return 1
-  end
-end
-return 0
-"""
 
 
 def _safe_url(url: str) -> str:
@@ -148,10 +129,12 @@ class RedisStore:
             raise StoreError(
                 f"bad Redis URL {_safe_url(url)!r}: {exc}; use redis://host:port/db"
             ) from None
-        self._create = self._client.register_script(_CREATE)
-        self._append = self._client.register_script(_APPEND)
-        self._set_status = self._client.register_script(_SET_STATUS)
-        self._prune = self._client.register_script(_PRUNE)
+        self._create = self._client.register_script(CREATE)
+        self._append = self._client.register_script(APPEND)
+        self._set_status = self._client.register_script(SET_STATUS)
+        self._prune = self._client.register_script(PRUNE)
+        self._acquire = self._client.register_script(ACQUIRE)
+        self._release = self._client.register_script(RELEASE)
         self._closed = False
 
     def _run_key(self, run_id: str) -> str:
@@ -159,6 +142,9 @@ class RedisStore:
 
     def _events_key(self, run_id: str) -> str:
         return f"{self.prefix}:events:{run_id}"
+
+    def _cache_key(self, key: str) -> str:
+        return f"{self.prefix}:cache:{key}"
 
     @property
     def _runs_key(self) -> str:
@@ -173,11 +159,11 @@ class RedisStore:
             yield
 
     async def create_run(self, record: RunRecord) -> None:
-        fields = _encode_record(record)
+        fields = encode_record(record)
         with self._guard(f"create run {record.run_id}"):
             created = await self._create(
                 keys=[self._run_key(record.run_id), self._runs_key],
-                args=[record.run_id, repr(record.created_at), *_flatten(fields)],
+                args=[record.run_id, repr(record.created_at), *flatten(fields)],
             )
         if not created:
             raise StoreError(f"run {record.run_id} already exists in this store")
@@ -208,19 +194,29 @@ class RedisStore:
         with self._guard(f"read run {run_id}"):
             raw = await self._client.hgetall(self._run_key(run_id))
         fields = cast("dict[str, str]", raw)  # decode_responses=True: keys and values are str
-        return _decode_record(run_id, fields) if fields else None
+        return decode_record(run_id, fields) if fields else None
 
     async def list_runs(
-        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        before: float | None = None,
     ) -> list[RunRecord]:
         out: list[RunRecord] = []
         page = limit if flow is None and status is None else max(limit, 200)
+        newest = "+inf" if before is None else f"({before!r}"  # created_at < before
+        oldest = "-inf" if since is None else repr(since)
         start = 0
-        while len(out) < limit:
+        while len(out) < limit and page > 0:
             with self._guard("list runs"):
                 ids = cast(
                     "list[str]",
-                    await self._client.zrevrange(self._runs_key, start, start + page - 1),
+                    await self._client.zrevrangebyscore(
+                        self._runs_key, newest, oldest, start=start, num=page
+                    ),
                 )
                 if not ids:
                     break
@@ -231,7 +227,7 @@ class RedisStore:
             for run_id, fields in zip(ids, rows, strict=True):
                 if not fields:  # deleted since the index was read
                     continue
-                record = _decode_record(run_id, fields)
+                record = decode_record(run_id, fields)
                 if (flow is None or record.flow == flow) and (
                     status is None or record.status == status
                 ):
@@ -325,45 +321,41 @@ class RedisStore:
             deleted += sum(int(r) for r in results)
         return deleted
 
+    async def acquire(self, run_id: str, owner: str, ttl: float, *, replace: str = "") -> bool:
+        check_lease(owner, ttl)
+        now = time.time()
+        with self._guard(f"acquire the lease of run {run_id}"):
+            taken = await self._acquire(
+                keys=[self._run_key(run_id)],
+                args=[owner, lua_float(now), lua_float(now + ttl), replace or owner],
+            )
+        if taken == -1:
+            raise StoreError(f"run {run_id} is not in this store")
+        return bool(taken)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        with self._guard(f"release the lease of run {run_id}"):
+            found = await self._release(keys=[self._run_key(run_id)], args=[owner])
+        if found == -1:
+            raise StoreError(f"run {run_id} is not in this store")
+
+    async def cache_get(self, key: str) -> CacheEntry | None:
+        with self._guard(f"read cache key {key!r}"):
+            raw = cast("str | None", await self._client.get(self._cache_key(key)))
+        return None if raw is None else decode_cache_entry(key, raw, time.time())
+
+    async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        now = time.time()
+        text = encode_cache_entry(key, value, now, expires_at(now, ttl))
+        with self._guard(f"write cache key {key!r}"):
+            if ttl is None:
+                await self._client.set(self._cache_key(key), text)
+            elif ttl > 0:  # Redis drops it a little after expires_at; reads check the time
+                await self._client.set(self._cache_key(key), text, px=math.ceil(ttl * 1000))
+            else:  # expired already: as if it were put and then expired
+                await self._client.delete(self._cache_key(key))
+
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
             await self._client.aclose()
-
-
-def _flatten(fields: Mapping[str, str]) -> list[str]:
-    return [part for pair in fields.items() for part in pair]
-
-
-def _encode_record(record: RunRecord) -> dict[str, str]:
-    where = f"run {record.run_id}"
-    plan = record.plan
-    return {
-        "run_id": record.run_id,
-        "flow": record.flow,
-        "status": record.status,
-        "created_at": repr(record.created_at),
-        "updated_at": repr(record.updated_at),
-        "inputs": json.dumps(to_json_value(record.inputs, f"{where} inputs"), ensure_ascii=False),
-        "plan": "" if plan is None else json.dumps(to_json_value(plan, f"{where} plan")),
-        "error": record.error,
-    }
-
-
-def _decode_record(run_id: str, fields: Mapping[str, str]) -> RunRecord:
-    try:
-        plan: Any = fields.get("plan", "")
-        return RunRecord(
-            run_id=run_id,
-            flow=fields["flow"],
-            status=fields["status"],
-            created_at=float(fields["created_at"]),
-            updated_at=float(fields["updated_at"]),
-            inputs=from_json_value(json.loads(fields["inputs"])),
-            plan=from_json_value(json.loads(plan)) if plan else None,
-            error=fields.get("error", ""),
-        )
-    except (KeyError, ValueError) as exc:
-        raise StoreError(
-            f"the record of run {run_id} in Redis is corrupted ({exc!r}); delete the run"
-        ) from None

@@ -1,37 +1,31 @@
 """``SqliteStore``: runs in one SQLite file (standard library ``sqlite3``).
 
-Thread model: the store owns one thread and one connection; every database call runs
-there, fed by a :class:`queue.Queue`. The async methods put a job on the queue and await
-an asyncio future that the thread settles with ``loop.call_soon_threadsafe``, so the
-event loop never waits on SQLite.
-
-Group commit: each time the thread takes work it drains the whole queue; consecutive
-appends (from any runs, branches or event loops) are written in one transaction and one
-commit, and each caller's ``append`` returns once that commit is done. Appends that
-arrive while a commit is in progress queue up and go into the next one together.
+Thread model and group commit: see :mod:`plait.stores._sqlite_thread`; the store owns
+one thread and one connection, and every database call runs there.
 
 Events are serialised (:func:`plait.runtime.dumps_event`) by the caller before the job is
 queued, so a value JSON cannot hold stores nothing and the stored event is the event as
-it was when recorded. The journal is WAL with ``synchronous=NORMAL``: a commit survives a
-process crash; a power loss may lose the last commits, never corrupt the file.
+it was when recorded; cache values likewise. The journal is WAL with
+``synchronous=NORMAL``: a commit survives a process crash; a power loss may lose the last
+commits, never corrupt the file.
+
+Leases are two columns of the run's row, so they go with the run; ``acquire`` is one
+``UPDATE ... WHERE`` on that row, which SQLite's single writer makes atomic across
+processes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from plait.core import StoreError
 from plait.runtime import (
+    CacheEntry,
     Event,
     RunRecord,
     dumps_event,
@@ -40,54 +34,28 @@ from plait.runtime import (
     to_json_value,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses
-from plait.stores._order import check_order
 from plait.stores._sqlite_schema import migrate
+from plait.stores._sqlite_thread import SqliteWorker
+from plait.stores._values import check_lease, dumps_value, expires_at, is_live, loads_value
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another process's lock on the file before failing."""
 
-_Row = tuple[str, int, str, float, str]
-_RUN_COLUMNS = "run_id, flow, status, created_at, updated_at, inputs, plan, error"
-
-
-@dataclass(slots=True)
-class _Job:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-@dataclass(slots=True)
-class _Call(_Job):
-    fn: Callable[[sqlite3.Connection], Any]
-
-
-@dataclass(slots=True)
-class _Append(_Job):
-    run_id: str
-    events: Sequence[Event]
-    rows: list[_Row]
-
-
-@dataclass(slots=True)
-class _Stop(_Job):
-    pass
-
-
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
-
-
-def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
-    # RuntimeError: the caller's loop is closed, so nobody is waiting any more.
-    with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+_RUN_COLUMNS = (
+    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until"
+)
+_ACQUIRE = (
+    "UPDATE runs SET owner = ?, lease_until = ? "
+    "WHERE run_id = ? AND (owner = '' OR owner = ? OR lease_until < ? OR owner = ?)"
+)
+_RELEASE = "UPDATE runs SET owner = '', lease_until = 0 WHERE run_id = ? AND owner = ?"
+_CACHE_PUT = (
+    "INSERT INTO cache (key, value, created_at, expires_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "created_at = excluded.created_at, expires_at = excluded.expires_at"
+)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -119,7 +87,7 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, inputs, plan, error = row
+    run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, until = row
     return RunRecord(
         run_id=run_id,
         flow=flow,
@@ -129,6 +97,8 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
         inputs=from_json_value(json.loads(inputs)),
         plan=None if plan is None else from_json_value(json.loads(plan)),
         error=error,
+        owner=owner,
+        lease_until=until,
     )
 
 
@@ -146,15 +116,12 @@ class SqliteStore:
                 "plait.stores.MemoryStore to keep runs in memory only"
             )
         self.path = Path(path).expanduser()
-        self.commits = 0
-        self._conn = _open(self.path)
-        self._last_seq: dict[str, int] = {}  # worker thread only
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(
-            target=self._serve, name=f"plait-sqlite:{self.path.name}", daemon=True
-        )
-        self._thread.start()
+        self._worker = SqliteWorker(_open(self.path), self.path)
+
+    @property
+    def commits(self) -> int:
+        """How many append transactions this store has committed."""
+        return self._worker.commits
 
     # ------------------------------------------------------------ the async API
 
@@ -172,14 +139,16 @@ class SqliteStore:
             inputs,
             plan,
             record.error,
+            record.owner,
+            record.lease_until,
         )
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", row)
+                conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
             except sqlite3.IntegrityError:
                 raise StoreError(f"run {record.run_id} already exists in this store") from None
-            self._last_seq[record.run_id] = 0
+            self._worker.created(record.run_id)
 
         await self._call(insert)
 
@@ -187,10 +156,7 @@ class SqliteStore:
         if not events:
             return
         rows = [(run_id, e.seq, e.type, e.ts, dumps_event(e)) for e in events]
-        loop = asyncio.get_running_loop()
-        job = _Append(loop, loop.create_future(), run_id, tuple(events), rows)
-        self._submit(job)
-        await job.future
+        await self._worker.append(run_id, events, rows)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         def update(conn: sqlite3.Connection) -> None:
@@ -213,15 +179,25 @@ class SqliteStore:
         return None if row is None else _record(row)
 
     async def list_runs(
-        self, *, flow: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        before: float | None = None,
     ) -> list[RunRecord]:
-        where, params = [], []
-        if flow is not None:
-            where.append("flow = ?")
-            params.append(flow)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("flow = ?", flow),
+            ("status = ?", status),
+            ("created_at >= ?", since),
+            ("created_at < ?", before),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
         sql = f"SELECT {_RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -266,7 +242,7 @@ class SqliteStore:
             conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
             found = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount > 0
             conn.execute("COMMIT")
-            self._last_seq.pop(run_id, None)
+            self._worker.forget(run_id)
             return found
 
         return bool(await self._call(delete))
@@ -303,143 +279,60 @@ class SqliteStore:
             conn.execute(f"DELETE FROM events WHERE run_id IN ({doomed})", params)
             count = conn.execute(f"DELETE FROM runs WHERE run_id IN ({doomed})", params).rowcount
             conn.execute("COMMIT")
-            self._last_seq.clear()  # rebuilt on the next appends
+            self._worker.forget()  # rebuilt on the next appends
             return int(count)
 
         return int(await self._call(delete))
 
+    async def acquire(self, run_id: str, owner: str, ttl: float, *, replace: str = "") -> bool:
+        check_lease(owner, ttl)
+        now = time.time()
+
+        def update(conn: sqlite3.Connection) -> bool:
+            swap = replace or owner  # owner = '' never holds: no takeover without replace
+            cursor = conn.execute(_ACQUIRE, (owner, now + ttl, run_id, owner, now, swap))
+            if cursor.rowcount == 0:
+                self._require(conn, run_id)
+                return False
+            return True
+
+        return bool(await self._call(update))
+
+    async def release(self, run_id: str, owner: str) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            if conn.execute(_RELEASE, (run_id, owner)).rowcount == 0:
+                self._require(conn, run_id)
+
+        await self._call(update)
+
+    async def cache_get(self, key: str) -> CacheEntry | None:
+        def select(conn: sqlite3.Connection) -> tuple[str, float, float | None] | None:
+            sql = "SELECT value, created_at, expires_at FROM cache WHERE key = ?"
+            row: tuple[str, float, float | None] | None = conn.execute(sql, (key,)).fetchone()
+            return row
+
+        row = await self._call(select)
+        if row is None or not is_live(row[2], time.time()):
+            return None
+        return CacheEntry(value=loads_value(key, row[0]), created_at=row[1])
+
+    async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        text = dumps_value(key, value)
+        now = time.time()
+        row = (key, text, now, expires_at(now, ttl))
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(_CACHE_PUT, row)
+
+        await self._call(upsert)
+
     async def close(self) -> None:
-        if self._closed:
-            return
-        loop = asyncio.get_running_loop()
-        stop = _Stop(loop, loop.create_future())
-        self._closed = True
-        self._queue.put(stop)  # after every job already queued
-        await stop.future
-        self._thread.join()
-
-    # ------------------------------------------------------------ handing work over
-
-    def _submit(self, job: _Job) -> None:
-        if self._closed:
-            raise StoreError(f"SQLite store {self.path} is closed; open a new SqliteStore")
-        self._queue.put(job)
+        await self._worker.stop()
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        job = _Call(loop, loop.create_future(), fn)
-        self._submit(job)
-        result: T = await job.future
-        return result
+        return await self._worker.call(fn)
 
-    # ------------------------------------------------------------ the store's thread
-
-    def _serve(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            appends: list[_Append] = []
-            for i, job in enumerate(batch):
-                if isinstance(job, _Append):
-                    appends.append(job)
-                    continue
-                if appends:
-                    self._write(appends)
-                    appends = []
-                if isinstance(job, _Stop):
-                    self._stop(job, batch[i + 1 :])
-                    return
-                if isinstance(job, _Call):
-                    self._run_call(job)
-            if appends:
-                self._write(appends)
-
-    def _run_call(self, job: _Call) -> None:
-        try:
-            result = job.fn(self._conn)
-        except sqlite3.Error as exc:
-            self._rollback()
-            _settle(job, error=StoreError(f"SQLite store {self.path}: {exc}"))
-        except BaseException as exc:  # handed to the caller
-            self._rollback()
-            _settle(job, error=exc)
-        else:
-            _settle(job, result)
-
-    def _stop(self, stop: _Stop, rest: list[_Job]) -> None:
-        for job in rest:
-            _settle(job, error=StoreError(f"SQLite store {self.path} is closed"))
-        try:
-            self._conn.close()
-        except sqlite3.Error as exc:
-            _settle(stop, error=StoreError(f"closing SQLite store {self.path}: {exc}"))
-        else:
-            _settle(stop)
-
-    def _rollback(self) -> None:
-        # A failed ROLLBACK (broken connection) shows in the next call's error instead.
-        with contextlib.suppress(sqlite3.Error):
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-
-    def _stored_last_seq(self, run_id: str) -> int | None:
-        """The run's last stored seq (cached); None for an unknown run."""
-        last = self._last_seq.get(run_id)
-        if last is not None:
-            return last
-        conn = self._conn
+    @staticmethod
+    def _require(conn: sqlite3.Connection, run_id: str) -> None:
         if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
-            return None
-        row = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
-        last = int(row[0] or 0)
-        self._last_seq[run_id] = last
-        return last
-
-    def _write(self, jobs: list[_Append]) -> None:
-        """Write ``jobs`` in one transaction; settle each with its own outcome."""
-        conn = self._conn
-        pending: dict[str, int] = {}
-        written: list[_Append] = []
-        refused: list[tuple[_Append, StoreError]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                last = pending.get(job.run_id)
-                if last is None:
-                    last = self._stored_last_seq(job.run_id)
-                if last is None:
-                    error = StoreError(f"run {job.run_id} is not in this store; create it first")
-                    refused.append((job, error))
-                    continue
-                try:
-                    check_order(job.run_id, last, job.events)
-                except StoreError as exc:
-                    refused.append((job, exc))
-                    continue
-                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?)", job.rows)
-                pending[job.run_id] = job.rows[-1][1]
-                written.append(job)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            for job in jobs:
-                self._last_seq.pop(job.run_id, None)  # another process may have written
-            if len(jobs) > 1:  # find the culprit: write each alone
-                for job in jobs:
-                    self._write([job])
-                return
-            message = f"SQLite store {self.path}: could not append to run {jobs[0].run_id}"
-            _settle(jobs[0], error=StoreError(f"{message}: {exc}; nothing of it was stored"))
-            return
-        except Exception as exc:  # a bug or a bad argument: fail the callers, keep serving
-            self._rollback()
-            for job in jobs:
-                _settle(job, error=exc)
-            return
-        self.commits += 1
-        self._last_seq.update(pending)
-        for job in written:
-            _settle(job)
-        for job, error in refused:
-            _settle(job, error=error)
+            raise StoreError(f"run {run_id} is not in this store")

@@ -41,6 +41,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 2: run leases (who runs a run now) and the step cache.
+    (
+        "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN lease_until REAL NOT NULL DEFAULT 0",
+        """
+        CREATE TABLE cache (
+            key        TEXT PRIMARY KEY,
+            value      TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

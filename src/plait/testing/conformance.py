@@ -14,73 +14,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel
-
-from plait.core import StoreError
 from plait.runtime import (
     Event,
     RunCompleted,
-    RunRecord,
     RunStarted,
     StateChanged,
     StepCompleted,
     StepStarted,
     Store,
 )
+from plait.testing._conformance_base import (
+    Sample,
+    StoreFactory,
+    _events,
+    _expect_store_error,
+    _finished,
+    _record,
+)
+from plait.testing._conformance_leases import (
+    cache_entries_expire,
+    cache_round_trip,
+    concurrent_acquire_has_one_winner,
+    lease_acquire_renew_release,
+    lease_expires,
+    lease_of_unknown_run_is_refused,
+    lease_takeover_with_replace,
+    unserialisable_cache_value_is_refused,
+)
 
-
-class StoreFactory(Protocol):
-    durable: bool
-    """Whether the store keeps data across objects (``reopen``) and serialises events."""
-
-    async def new(self) -> Store: ...
-
-    async def reopen(self) -> Store: ...
-
-
-class Sample(BaseModel):
-    """A pydantic value inside events: it must come back as itself."""
-
-    title: str
-    tags: list[str] = []
-
-
-def _record(run_id: str, flow: str = "flow", created_at: float = 1.0) -> RunRecord:
-    return RunRecord(
-        run_id=run_id, flow=flow, created_at=created_at, updated_at=created_at, inputs={"a": 1}
-    )
-
-
-def _events(run_id: str, start: int = 1, count: int = 3) -> list[Event]:
-    out: list[Event] = []
-    for seq in range(start, start + count):
-        if seq == 1:
-            out.append(RunStarted(run_id=run_id, seq=1, ts=1.0, flow="flow", state={"id": run_id}))
-        elif seq % 2 == 0:
-            out.append(StepStarted(run_id=run_id, seq=seq, ts=float(seq), step="s", invocation=seq))
-        else:
-            out.append(
-                StepCompleted(
-                    run_id=run_id,
-                    seq=seq,
-                    ts=float(seq),
-                    step="s",
-                    invocation=seq - 1,
-                    output={"n": seq, "text": "é✓", "nested": [1, {"x": None}]},
-                    duration=0.5,
-                )
-            )
-    return out
-
-
-async def _expect_store_error(call: Awaitable[Any]) -> StoreError:
-    try:
-        await call
-    except StoreError as exc:
-        return exc
-    raise AssertionError("expected a StoreError")
+__all__ = ["CASES", "Sample", "StoreFactory"]
 
 
 async def run_round_trip(factory: StoreFactory) -> None:
@@ -254,12 +218,6 @@ async def data_survives_reopening(factory: StoreFactory) -> None:
         await again.close()
 
 
-def _finished(
-    run_id: str, flow: str = "flow", at: float = 1.0, status: str = "completed"
-) -> RunRecord:
-    return RunRecord(run_id=run_id, flow=flow, status=status, created_at=at, updated_at=at)
-
-
 async def _ids(store: Store) -> list[str]:
     return sorted(r.run_id for r in await store.list_runs(limit=1000))
 
@@ -337,6 +295,26 @@ async def prune_never_touches_unfinished_runs(factory: StoreFactory) -> None:
         await store.close()
 
 
+async def list_runs_by_creation_time(factory: StoreFactory) -> None:
+    """``since`` <= created_at < ``before``, with the other filters and ``limit``."""
+    store = await factory.new()
+    try:
+        for i, flow in enumerate(["f1", "f2", "f1", "f2"], start=1):
+            await store.create_run(_record(f"r{i}", flow=flow, created_at=float(i)))
+
+        async def ids(**filters: Any) -> list[str]:
+            return [r.run_id for r in await store.list_runs(**filters)]
+
+        assert await ids(since=2.0) == ["r4", "r3", "r2"]
+        assert await ids(before=3.0) == ["r2", "r1"]
+        assert await ids(since=2.0, before=4.0) == ["r3", "r2"]
+        assert await ids(since=2.0, flow="f1") == ["r3"]
+        assert await ids(since=1.0, before=4.0, limit=2) == ["r3", "r2"]
+        assert await ids(since=5.0) == [] and await ids(before=1.0) == []
+    finally:
+        await store.close()
+
+
 CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     run_round_trip,
     duplicate_run_is_refused,
@@ -352,4 +330,13 @@ CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     prune_by_age,
     prune_keeps_latest_per_flow,
     prune_never_touches_unfinished_runs,
+    list_runs_by_creation_time,
+    lease_acquire_renew_release,
+    lease_expires,
+    concurrent_acquire_has_one_winner,
+    lease_of_unknown_run_is_refused,
+    lease_takeover_with_replace,
+    cache_round_trip,
+    cache_entries_expire,
+    unserialisable_cache_value_is_refused,
 ]

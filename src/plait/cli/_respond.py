@@ -1,0 +1,96 @@
+"""``plait runs respond``: answer a run that waits for a person, and resume it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from plait.cli._errors import reported
+from plait.cli._runs import Debug, RunId, StoreOpt, _debugging, _flow_of, _no_run, _with_store, runs
+from plait.cli._target import load_target
+
+
+@runs.command()
+def respond(
+    ctx: typer.Context,
+    run_id: RunId,
+    value: Annotated[
+        str,
+        typer.Option(
+            "--value",
+            help="The answer: JSON when it parses and fits the schema the step asked "
+            'with (true, 42, {"ok": true}), else the text itself.',
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TARGET]",
+            help="path/to/file.py:Name or package.module:Name (default: the flow class "
+            "the stored run names)",
+        ),
+    ] = None,
+    request: Annotated[
+        str | None,
+        typer.Option(
+            "--request",
+            help="Which request to answer when several steps wait (a key such as "
+            "approve:1:1, or a step name).",
+        ),
+    ] = None,
+    no_resume: Annotated[
+        bool,
+        typer.Option(
+            "--no-resume",
+            help="Only store the answer; resume later (plait runs resume, or a worker).",
+        ),
+    ] = False,
+    store: StoreOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, as plait run --json does.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the result (or the error).")
+    ] = False,
+    debug: Debug = False,
+) -> None:
+    """Answer what a waiting run asks (a step's ask()), checked against the step's schema,
+    then resume the run. Exit status 3 when the run waits again."""
+    from plait.cli._progress import RunProgress
+    from plait.cli._run import resume, show_outcome, store_url
+    from plait.engine import record_answer
+
+    debug = _debugging(ctx, debug)
+    url = store_url(store)
+    console = Console(highlight=False)
+    with reported(debug):
+        record = _with_store(url, lambda s: s.get_run(run_id))
+        if record is None:
+            raise _no_run(run_id, url)
+        if no_resume:
+            asked = _with_store(
+                url,
+                lambda s: record_answer(s, run_id, "", value, request=request, text=True),
+            )
+            console.print(
+                Text(f"✓ answered {asked.prompt!r} of run {run_id}; ", style="green").append(
+                    f"go on with: plait runs resume {run_id}", style="bright_black"
+                )
+            )
+            return
+        definition = load_target(target) if target else _flow_of(record)
+        live = console.is_terminal and not (quiet or as_json)
+        progress = RunProgress(console, enabled=live, title=f"respond {run_id}")
+        show_outcome(
+            lambda: resume(
+                definition, run_id, store=url, progress=progress, answer=(value, request)
+            ),
+            console,
+            store=url,
+            as_json=as_json,
+            quiet=quiet,
+            debug=debug,
+        )

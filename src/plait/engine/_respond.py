@@ -1,0 +1,155 @@
+"""Answering a run that waits for a person: check, validate, store the answer.
+
+The answer is checked against the JSON schema the step asked with (the schema is in the
+log, so no code is needed to check it) and appended to the run's log as
+``InputReceived`` — after the last stored event, so of two answers racing for one request
+exactly one is stored. Nothing is stored when any check fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from plait.core import InputError, RunError, StoreError
+from plait.runtime import InputReceived, InputRequested, RunView, Store, pending
+
+
+def _request_key(request: InputRequested) -> str:
+    return f"{request.step}:{request.invocation}:{request.key}"
+
+
+def _choose(run_id: str, asks: list[InputRequested], request: str | None) -> InputRequested:
+    keys = [_request_key(a) for a in asks]
+    if request is None:
+        if len(asks) == 1:
+            return asks[0]
+        listed = "; ".join(f"{k} ({a.prompt!r})" for k, a in zip(keys, asks, strict=True))
+        raise InputError(
+            f"run {run_id} waits for {len(asks)} answers: {listed}. Say which one with "
+            "request=... (--request KEY)"
+        )
+    for key, ask in zip(keys, asks, strict=True):
+        if request in (key, ask.step):
+            return ask
+    raise InputError(
+        f"run {run_id} has no open request {request!r}; open requests: {', '.join(keys)}"
+    )
+
+
+def _problems(schema: dict[str, Any], value: Any) -> list[str]:
+    if not schema:
+        return []
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'/'.join(str(p) for p in err.absolute_path) or 'the value'}: {err.message}"
+        for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def _fit(run_id: str, ask: InputRequested, value: Any, text: bool) -> Any:
+    """``value`` as JSON data that fits the request's schema, or an InputError. With
+    ``text``, ``value`` is a command line's string: JSON if it parses and fits, else the
+    string itself."""
+    candidates: list[Any] = []
+    if text:
+        with contextlib.suppress(ValueError):
+            candidates.append(json.loads(value))
+        candidates.append(value)
+    else:
+        try:
+            candidates.append(to_jsonable_python(value))
+        except Exception as exc:
+            raise InputError(
+                f"run {run_id}: the answer {value!r} cannot be stored as JSON ({exc})"
+            ) from exc
+    problems: list[str] = []
+    for candidate in candidates:
+        problems = _problems(ask.schema, candidate)
+        if not problems:
+            return candidate
+    raise InputError(
+        f"run {run_id}: the answer to {ask.prompt!r} does not fit its schema "
+        f"{json.dumps(ask.schema)}: {'; '.join(problems)}. Nothing was stored; answer again"
+    )
+
+
+async def record_answer(
+    store: Store,
+    run_id: str,
+    flow: str,
+    value: Any,
+    *,
+    request: str | None = None,
+    text: bool = False,
+) -> InputRequested:
+    """Store the answer to one open request of waiting run ``run_id``; return the request."""
+    record = await store.get_run(run_id)
+    if record is None:
+        raise RunError(
+            f"no run {run_id} in this store; check the run id and the store URL",
+            flow=flow,
+            run_id=run_id,
+        )
+    if flow and record.flow != flow:
+        raise RunError(
+            f"run {run_id} is a run of {record.flow!r}, not of {flow!r}",
+            flow=flow,
+            run_id=run_id,
+        )
+    if record.status != "waiting":
+        raise RunError(
+            f"run {run_id} is not waiting for input: its status is {record.status!r}; only "
+            "a run that a step's ask() stopped takes an answer",
+            flow=record.flow,
+            run_id=run_id,
+        )
+    events = await store.read(run_id)
+    asks = pending(events)
+    if not asks:
+        raise RunError(
+            f"run {run_id} is marked waiting but every request in its log has an answer; "
+            f"resume it (plait runs resume {run_id})",
+            flow=record.flow,
+            run_id=run_id,
+        )
+    ask = _choose(run_id, asks, request)
+    answer = _fit(run_id, ask, value, text)
+    event = InputReceived(
+        run_id=run_id,
+        seq=events[-1].seq + 1,
+        ts=time.time(),
+        step=ask.step,
+        invocation=ask.invocation,
+        key=ask.key,
+        value=answer,
+    )
+    try:
+        await store.append(run_id, [event])
+    except StoreError as exc:
+        if not await store.read(run_id, after=events[-1].seq):
+            raise
+        raise RunError(
+            f"run {run_id}: the answer was not stored because the run's log moved on "
+            f"meanwhile (another answer or a resume came first): {exc}",
+            flow=record.flow,
+            run_id=run_id,
+        ) from exc
+    return ask
+
+
+def can_go_on(view: RunView, now: float) -> bool:
+    """Whether a waiting run has something to run when resumed: an answered request, a
+    wait past its deadline, or steps that were running or failed."""
+    if view.running or view.failed or view.ready:
+        return True
+    open_steps = {(a.step, a.invocation) for a in view.asks.values()}
+    if any(key not in open_steps for key in view.waiting):
+        return True
+    return any(a.deadline is not None and a.deadline <= now for a in view.asks.values())

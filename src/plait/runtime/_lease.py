@@ -1,0 +1,145 @@
+"""Leases: which process runs a stored run now, so that no two ever do.
+
+A run in a durable store is owned by the process running it: it takes the run's lease
+when it starts or resumes the run, renews it every third of ``ttl`` (a heartbeat), and
+releases it when the run ends. A run whose lease has run out — its process died, or hung
+longer than ``ttl`` — can be taken over (``plait worker``, ``resume``). On the same machine
+a dead owner is found at once from its process id, so resuming right after a crash does
+not wait for the lease to run out.
+
+A process that could not renew its lease in time stops its run: another process may
+already own it. The store's in-order append keeps the log whole even then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+from plait.core import RunBusyError, RunError, StoreError
+from plait.runtime.ports import RunRecord, Store
+
+DEFAULT_TTL = 30.0
+"""Seconds a lease lasts without a heartbeat (``PLAIT_LEASE_TTL`` overrides)."""
+
+_HOST = socket.gethostname()
+
+
+def lease_ttl() -> float:
+    raw = os.environ.get("PLAIT_LEASE_TTL")
+    if not raw:
+        return DEFAULT_TTL
+    try:
+        ttl = float(raw)
+    except ValueError:
+        raise RunError(f"PLAIT_LEASE_TTL={raw!r} is not a number of seconds") from None
+    if not ttl > 0:
+        raise RunError(f"PLAIT_LEASE_TTL={raw!r} must be more than 0 seconds")
+    return ttl
+
+
+def new_owner() -> str:
+    """An owner id: host, process id and a token unique to this run attempt."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """Whether ``owner`` is a process on this machine that no longer exists."""
+    head, _, _token = owner.rpartition(":")
+    host, _, pid_text = head.rpartition(":")
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def is_stale(record: RunRecord, now: float) -> bool:
+    """Whether nobody runs ``record`` any more: no live lease, or a dead owner here."""
+    if not record.owner:
+        return True
+    return record.lease_until < now or owner_is_dead(record.owner)
+
+
+class Lease:
+    """One run's lease, held by this process while it runs the run."""
+
+    def __init__(self, store: Store, run_id: str, *, ttl: float | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.owner = new_owner()
+        self.ttl = lease_ttl() if ttl is None else ttl
+        self._beat: asyncio.Task[None] | None = None
+        self.held = False
+
+    async def take(self, record: RunRecord | None = None) -> None:
+        """Take the lease, or raise RunError naming who holds it. A holder that is a dead
+        process on this machine is replaced at once."""
+        if await self.store.acquire(self.run_id, self.owner, self.ttl):
+            self.held = True
+            return
+        record = await self.store.get_run(self.run_id) if record is None else record
+        if (
+            record is not None
+            and record.owner
+            and owner_is_dead(record.owner)
+            and await self.store.acquire(self.run_id, self.owner, self.ttl, replace=record.owner)
+        ):
+            self.held = True
+            return
+        holder = record.owner if record is not None else "another process"
+        left = max(0.0, (record.lease_until if record is not None else 0.0) - time.time())
+        raise RunBusyError(
+            f"run {self.run_id} is being run by {holder} (its lease runs for {left:.0f} s "
+            "more); if that process died, its lease runs out and plait worker (or resume) "
+            "takes the run over then",
+            run_id=self.run_id,
+        )
+
+    def keep(self, lost: Callable[[BaseException], None]) -> None:
+        """Renew the lease every third of its ttl until :meth:`release`; call ``lost``
+        when a renewal fails (the store is unreachable, or another process took it)."""
+        self._beat = asyncio.get_running_loop().create_task(self._heartbeat(lost))
+
+    async def _heartbeat(self, lost: Callable[[BaseException], None]) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                ok = await self.store.acquire(self.run_id, self.owner, self.ttl)
+            except Exception as exc:
+                lost(exc)
+                return
+            if not ok:
+                self.held = False
+                lost(
+                    StoreError(
+                        f"run {self.run_id} lost its lease: this process did not renew it "
+                        f"within {self.ttl:g} s and another process took the run over; this "
+                        "process stops running it"
+                    )
+                )
+                return
+
+    async def release(self) -> None:
+        """Stop the heartbeat and give the lease back (errors are ignored: it expires)."""
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+        if self.held:
+            self.held = False
+            try:
+                await self.store.release(self.run_id, self.owner)
+            except Exception:  # the lease runs out by itself
+                return

@@ -1,0 +1,243 @@
+"""The SQLite store's own thread: one connection, fed by a queue, with group commit.
+
+Every database call runs on this thread. The store puts a job on the queue and awaits an
+asyncio future that the thread settles with ``loop.call_soon_threadsafe``, so the event
+loop never waits on SQLite.
+
+Group commit: each time the thread takes work it drains the whole queue; consecutive
+appends (from any runs, branches or event loops) are written in one transaction and one
+commit, and each caller's ``append`` returns once that commit is done. Appends that
+arrive while a commit is in progress queue up and go into the next one together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from plait.core import StoreError
+from plait.runtime import Event
+from plait.stores._order import check_order
+
+T = TypeVar("T")
+
+EventRow = tuple[str, int, str, float, str]
+"""An ``events`` row: run_id, seq, type, ts, body."""
+
+
+@dataclass(slots=True)
+class _Job:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Call(_Job):
+    fn: Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class _Append(_Job):
+    run_id: str
+    events: Sequence[Event]
+    rows: list[EventRow]
+
+
+@dataclass(slots=True)
+class _Stop(_Job):
+    pass
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
+    # RuntimeError: the caller's loop is closed, so nobody is waiting any more.
+    with contextlib.suppress(RuntimeError):
+        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+
+
+class SqliteWorker:
+    """Owns ``conn`` and the thread that uses it; ``commits`` counts append commits."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.path = path
+        self.commits = 0
+        self._conn = conn
+        self._last_seq: dict[str, int] = {}  # worker thread only
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._serve, name=f"plait-sqlite:{path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # ------------------------------------------------------------ the caller's side
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` on the thread; a ``sqlite3.Error`` comes back as a StoreError and
+        rolls back any transaction ``fn`` left open."""
+        loop = asyncio.get_running_loop()
+        job = _Call(loop, loop.create_future(), fn)
+        self._submit(job)
+        result: T = await job.future
+        return result
+
+    async def append(self, run_id: str, events: Sequence[Event], rows: list[EventRow]) -> None:
+        loop = asyncio.get_running_loop()
+        job = _Append(loop, loop.create_future(), run_id, tuple(events), rows)
+        self._submit(job)
+        await job.future
+
+    async def stop(self) -> None:
+        """Finish the jobs already queued, close the connection and end the thread."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        stop = _Stop(loop, loop.create_future())
+        self._closed = True
+        self._queue.put(stop)  # after every job already queued
+        await stop.future
+        self._thread.join()
+
+    def forget(self, run_id: str | None = None) -> None:
+        """Drop the cached last seq of ``run_id`` (of every run when None). Call it on the
+        thread only (inside a :meth:`call`)."""
+        if run_id is None:
+            self._last_seq.clear()
+        else:
+            self._last_seq.pop(run_id, None)
+
+    def created(self, run_id: str) -> None:
+        """Note that ``run_id`` was just created, with no events (thread only)."""
+        self._last_seq[run_id] = 0
+
+    def _submit(self, job: _Job) -> None:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path} is closed; open a new SqliteStore")
+        self._queue.put(job)
+
+    # ------------------------------------------------------------ the thread's side
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            appends: list[_Append] = []
+            for i, job in enumerate(batch):
+                if isinstance(job, _Append):
+                    appends.append(job)
+                    continue
+                if appends:
+                    self._write(appends)
+                    appends = []
+                if isinstance(job, _Stop):
+                    self._stop(job, batch[i + 1 :])
+                    return
+                if isinstance(job, _Call):
+                    self._run_call(job)
+            if appends:
+                self._write(appends)
+
+    def _run_call(self, job: _Call) -> None:
+        try:
+            result = job.fn(self._conn)
+        except sqlite3.Error as exc:
+            self._rollback()
+            _settle(job, error=StoreError(f"SQLite store {self.path}: {exc}"))
+        except BaseException as exc:  # handed to the caller
+            self._rollback()
+            _settle(job, error=exc)
+        else:
+            _settle(job, result)
+
+    def _stop(self, stop: _Stop, rest: list[_Job]) -> None:
+        for job in rest:
+            _settle(job, error=StoreError(f"SQLite store {self.path} is closed"))
+        try:
+            self._conn.close()
+        except sqlite3.Error as exc:
+            _settle(stop, error=StoreError(f"closing SQLite store {self.path}: {exc}"))
+        else:
+            _settle(stop)
+
+    def _rollback(self) -> None:
+        # A failed ROLLBACK (broken connection) shows in the next call's error instead.
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    def _stored_last_seq(self, run_id: str) -> int | None:
+        """The run's last stored seq (cached); None for an unknown run."""
+        last = self._last_seq.get(run_id)
+        if last is not None:
+            return last
+        conn = self._conn
+        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            return None
+        row = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+        last = int(row[0] or 0)
+        self._last_seq[run_id] = last
+        return last
+
+    def _write(self, jobs: list[_Append]) -> None:
+        """Write ``jobs`` in one transaction; settle each with its own outcome."""
+        conn = self._conn
+        pending: dict[str, int] = {}
+        written: list[_Append] = []
+        refused: list[tuple[_Append, StoreError]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                last = pending.get(job.run_id)
+                if last is None:
+                    last = self._stored_last_seq(job.run_id)
+                if last is None:
+                    error = StoreError(f"run {job.run_id} is not in this store; create it first")
+                    refused.append((job, error))
+                    continue
+                try:
+                    check_order(job.run_id, last, job.events)
+                except StoreError as exc:
+                    refused.append((job, exc))
+                    continue
+                conn.executemany("INSERT INTO events VALUES (?,?,?,?,?)", job.rows)
+                pending[job.run_id] = job.rows[-1][1]
+                written.append(job)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            for job in jobs:
+                self._last_seq.pop(job.run_id, None)  # another process may have written
+            if len(jobs) > 1:  # find the culprit: write each alone
+                for job in jobs:
+                    self._write([job])
+                return
+            message = f"SQLite store {self.path}: could not append to run {jobs[0].run_id}"
+            _settle(jobs[0], error=StoreError(f"{message}: {exc}; nothing of it was stored"))
+            return
+        except Exception as exc:  # a bug or a bad argument: fail the callers, keep serving
+            self._rollback()
+            for job in jobs:
+                _settle(job, error=exc)
+            return
+        self.commits += 1
+        self._last_seq.update(pending)
+        for job in written:
+            _settle(job)
+        for job, error in refused:
+            _settle(job, error=error)
