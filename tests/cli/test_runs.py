@@ -302,3 +302,16 @@ def test_parse_duration() -> None:
     assert parse_duration("1.5h") == 5400
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("soon")
+
+
+def test_list_filters_by_creation_time(failed_run: str) -> None:
+    recent = invoke("runs", "list", "--since", "1h", "--json")
+    assert recent.exit_code == 0, recent.output
+    assert [r["run_id"] for r in json.loads(recent.stdout)] == [failed_run]
+    old = invoke("runs", "list", "--before", "2000-01-01", "--json")
+    assert json.loads(old.stdout) == []
+    future = invoke("runs", "list", "--since", "2999-01-01T00:00", "--json")
+    assert json.loads(future.stdout) == []
+    bad = invoke("runs", "list", "--since", "yesterday")
+    assert bad.exit_code == 2
+    assert "neither a duration" in bad.output

@@ -52,3 +52,41 @@ def test_a_sqlite_url_opens_a_file_store(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert (tmp_path / "runs.db").exists()
+
+
+def test_retention_deletes_old_finished_runs_when_the_store_opens(tmp_path: Path) -> None:
+    import time
+
+    from plait.engine import _backends
+    from plait.runtime import RunRecord
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    now = time.time()
+
+    async def seed() -> None:
+        store = await open_store(url)
+        try:
+            for run_id, status, at in [
+                ("old-done", "completed", now - 30 * 86400),
+                ("old-failed", "failed", now - 9 * 86400),
+                ("old-running", "running", now - 30 * 86400),
+                ("new-done", "completed", now - 3600),
+            ]:
+                await store.create_run(
+                    RunRecord(run_id=run_id, flow="f", status=status, created_at=at, updated_at=at)
+                )
+        finally:
+            await store.close()
+
+    async def ids(spec: str) -> list[str]:
+        store = await open_store(spec)
+        try:
+            return sorted(r.run_id for r in await store.list_runs())
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    _backends._last_pass.clear()
+    assert asyncio.run(ids(url + "?retention=7d")) == ["new-done", "old-running"]
+    with pytest.raises(PlaitError, match="store retention: 'soon' is not a duration"):
+        asyncio.run(ids(url + "?retention=soon"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from rich.text import Text
 
 from plait.cli._errors import print_error, reported
 from plait.cli._target import TargetError, load_target
+from plait.core import parse_duration
 from plait.runtime import Event, RunCompleted, RunRecord, Store
 
 T = TypeVar("T")
@@ -103,16 +103,33 @@ def list_(
         str | None,
         typer.Option(help="Only runs with this status (running, completed, failed, …)."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs created since then: a duration ago (7d, 12h, 30m) or a date/time "
+            "(2026-11-24, 2026-11-24T09:30).",
+            metavar="WHEN",
+        ),
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Only runs created before then (as --since).", metavar="WHEN"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most N runs.", metavar="N")] = 50,
     as_json: Json = False,
     debug: Debug = False,
 ) -> None:
-    """List stored runs, newest first."""
+    """List stored runs, newest first. A running run whose process is gone shows as
+    "running (stale)": plait worker or plait runs resume finishes it."""
     from plait.cli._run import store_url
 
     url = store_url(store)
+    start, end = _moment(since, "--since"), _moment(before, "--before")
     with reported(_debugging(ctx, debug)):
-        records = _with_store(url, lambda s: s.list_runs(flow=flow, status=status, limit=limit))
+        records = _with_store(
+            url,
+            lambda s: s.list_runs(flow=flow, status=status, limit=limit, since=start, before=end),
+        )
     if as_json:
         typer.echo(json.dumps([_record_json(r) for r in records], ensure_ascii=False))
         return
@@ -127,11 +144,12 @@ def list_(
     table.add_column("created", no_wrap=True, min_width=16)
     table.add_column("updated", no_wrap=True, min_width=16)
     table.add_column("error", overflow="fold")
+    now = time.time()
     for r in records:
         table.add_row(
             Text(r.run_id),
             Text(r.flow),
-            Text(r.status, style=STATUS_STYLES.get(r.status, "")),
+            Text(_status(r, now), style=STATUS_STYLES.get(r.status, "")),
             _when(r.created_at),
             _when(r.updated_at),
             Text(_short(_first_line(r.error)), style="red"),
@@ -287,18 +305,30 @@ def resume_(
         )
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+def _moment(text: str | None, option: str) -> float | None:
+    """Epoch seconds for ``--since``/``--before``: a duration ago, or a date/time."""
+    if text is None:
+        return None
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is neither a duration (7d, 12h, 30m) nor a date/time (2026-11-24, "
+            "2026-11-24T09:30)",
+            param_hint=f"'{option}'",
+        ) from None
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``7d``, ``12h``, ``30m``, ``90s`` (or ``2w``); ValueError otherwise."""
-    match = _DURATION.fullmatch(text.lower())
-    if match is None:
-        raise ValueError(
-            f"{text!r} is not a duration; write a number and a unit: 90s, 30m, 12h, 7d or 2w"
-        )
-    return float(match[1]) * _UNITS[match[2]]
+def _status(record: RunRecord, now: float) -> str:
+    from plait.runtime import is_stale
+
+    if record.status == "running" and is_stale(record, now):
+        return "running (stale)"
+    return record.status
 
 
 def _duration(text: str | None) -> float | None:

@@ -1,5 +1,6 @@
 """L0: errors, run ids and optional extras. No imports from plait layers."""
 
+from plait.core._durations import parse_duration
 from plait.core._errors import (
     DefinitionError,
     InputError,
@@ -37,5 +38,6 @@ __all__ = [
     "StoreError",
     "WaitingForInput",
     "new_run_id",
+    "parse_duration",
     "require_extra",
 ]

@@ -7,7 +7,15 @@ from plait.define import install_engine
 from plait.engine._backends import open_store
 from plait.engine._engine import ENGINE, Engine
 from plait.engine._respond import record_answer
-from plait.engine._travel import MISSING, Checkpoint, checkpoints, diff, fork, state_at
+from plait.engine._travel import (
+    MISSING,
+    Checkpoint,
+    checkpoints,
+    diff,
+    fork,
+    rerun_from,
+    state_at,
+)
 from plait.engine._worker import Recovered, load_definition, recover, work
 
 install_engine(ENGINE)
@@ -25,6 +33,7 @@ __all__ = [
     "open_store",
     "record_answer",
     "recover",
+    "rerun_from",
     "state_at",
     "work",
 ]

@@ -16,18 +16,26 @@ from typing import Any, Final
 
 from plait.core import RunError, StoreError, new_run_id
 from plait.engine._backends import open_store
-from plait.plan import compile
+from plait.plan import Plan, compile
 from plait.runtime import (
     Event,
+    EventEmitted,
     RouteTaken,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
     RunRecord,
+    RunResumed,
     RunStarted,
+    RunWaiting,
     StateChanged,
     StepCompleted,
+    StepStarted,
     Store,
+    TriggerIndex,
 )
 
-__all__ = ["MISSING", "Checkpoint", "checkpoints", "diff", "fork", "state_at"]
+__all__ = ["MISSING", "Checkpoint", "checkpoints", "diff", "fork", "rerun_from", "state_at"]
 
 
 class _Missing:
@@ -174,16 +182,8 @@ async def fork(
     own = store is None or isinstance(store, str)
     the_store: Store = await open_store(store)
     try:
-        record = await the_store.get_run(run_id)
+        record = await _record_of(the_store, run_id, plan.name)
         events = await _log(the_store, run_id)
-        assert record is not None
-        if record.flow != plan.name:
-            raise RunError(
-                f"run {run_id} is a run of {record.flow!r}, not of {plan.name!r}; fork it "
-                "with that flow",
-                flow=plan.name,
-                run_id=run_id,
-            )
         _check_seq(run_id, events, seq)
         marks = {c.seq for c in _checkpoints(events)}
         if seq not in marks:
@@ -203,41 +203,165 @@ async def fork(
             ):
                 kept.append(event)
             break
-        new_id = new_run_id()
-        copied: list[Event] = []
-        for event in kept:
-            changes: dict[str, Any] = {"run_id": new_id}
-            if isinstance(event, RunStarted):
-                changes["state"] = _renamed(event.state, run_id, new_id)
-            copied.append(dataclasses.replace(event, **changes))
-        if state_changes:
-            copied.append(
-                StateChanged(
-                    run_id=new_id,
-                    seq=copied[-1].seq + 1,
-                    ts=time.time(),
-                    step="fork",
-                    changes=dict(state_changes),
-                )
-            )
-        now = time.time()
-        await the_store.create_run(
-            RunRecord(
+        extra = {} if not state_changes else dict(state_changes)
+        return await _copy_run(the_store, record, kept, extra)
+    finally:
+        if own:
+            await the_store.close()
+
+
+async def _record_of(store: Store, run_id: str, flow: str) -> RunRecord:
+    record = await store.get_run(run_id)
+    if record is None:
+        raise RunError(
+            f"no run {run_id} in this store; check the run id and the store URL "
+            "(PLAIT_STORE or store=...)",
+            run_id=run_id,
+        )
+    if record.flow != flow:
+        raise RunError(
+            f"run {run_id} is a run of {record.flow!r}, not of {flow!r}; use that flow",
+            flow=flow,
+            run_id=run_id,
+        )
+    return record
+
+
+async def _copy_run(
+    store: Store, record: RunRecord, kept: list[Event], state_changes: dict[str, Any] | None = None
+) -> str:
+    """Store ``kept`` (renumbered from 1) as the log of a new run like ``record``; then
+    ``state_changes`` as one more StateChanged. Returns the new run's id."""
+    run_id, new_id = record.run_id, new_run_id()
+    copied: list[Event] = []
+    for seq, event in enumerate(kept, start=1):
+        changes: dict[str, Any] = {"run_id": new_id, "seq": seq}
+        if isinstance(event, RunStarted):
+            changes["state"] = _renamed(event.state, run_id, new_id)
+        copied.append(dataclasses.replace(event, **changes))
+    if state_changes:
+        copied.append(
+            StateChanged(
                 run_id=new_id,
-                flow=record.flow,
-                status="running",
-                created_at=now,
-                updated_at=now,
-                inputs=dict(record.inputs),
-                plan=record.plan,
+                seq=copied[-1].seq + 1,
+                ts=time.time(),
+                step="fork",
+                changes=dict(state_changes),
             )
         )
-        try:
-            await the_store.append(new_id, copied)
-        except BaseException:
-            await the_store.delete_run(new_id)
-            raise
-        return new_id
+    now = time.time()
+    await store.create_run(
+        RunRecord(
+            run_id=new_id,
+            flow=record.flow,
+            status="running",
+            created_at=now,
+            updated_at=now,
+            inputs=dict(record.inputs),
+            plan=record.plan,
+        )
+    )
+    try:
+        await store.append(new_id, copied)
+    except BaseException:
+        await store.delete_run(new_id)
+        raise
+    return new_id
+
+
+def _listeners(index: TriggerIndex, key: tuple[str, str]) -> set[str]:
+    found = set(index.direct.get(key, ()))
+    found.update(name for name, _ in index.joins.get(key, ()))
+    found.update(name for name, _ in index.nested.get(key, ()))
+    return found
+
+
+def _downstream(plan: Plan, index: TriggerIndex, step: str) -> set[str]:
+    """``step`` and every step its completion (or its labels, for a router) can set off."""
+    labels = {s.name: s.labels or () for s in plan.steps}
+    out: set[str] = set()
+    todo = [step]
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        out.add(name)
+        keys = [("step", name), *(("label", label) for label in labels.get(name, ()))]
+        for key in keys:
+            todo.extend(_listeners(index, key) - out)
+    return out
+
+
+_RUN_LEVEL = (RunCompleted, RunFailed, RunCancelled, RunResumed, RunWaiting)
+
+
+def _rerun_log(
+    plan: Plan, index: TriggerIndex, events: list[Event], step: str, invocation: int
+) -> list[Event]:
+    """The log of a run that has done all ``events`` did except ``step``'s invocation
+    ``invocation`` and what it set off, which becomes in flight (to run again)."""
+    start = next(
+        (
+            e
+            for e in events
+            if isinstance(e, StepStarted)
+            and (e.step, e.invocation, e.attempt) == (step, invocation, 1)
+        ),
+        None,
+    )
+    if start is None:
+        ran = sorted({(e.step, e.invocation) for e in events if isinstance(e, StepStarted)})
+        names = ", ".join(f"{s}#{i}" for s, i in ran) or "none"
+        raise RunError(
+            f"step {step!r} invocation {invocation} never started in run "
+            f"{events[0].run_id}; the steps that started are: {names}",
+            flow=plan.name,
+            run_id=events[0].run_id,
+        )
+    gone = _downstream(plan, index, step)
+    kept = [e for e in events if e.seq < start.seq]
+    kept.append(start)
+    for event in events:
+        if event.seq <= start.seq or isinstance(event, _RUN_LEVEL):
+            continue
+        owner = getattr(event, "step", None)
+        if owner in gone:
+            if isinstance(event, EventEmitted):  # what it emitted goes too, with its takers
+                for listener in _listeners(index, ("event", event.name)):
+                    gone |= _downstream(plan, index, listener)
+            continue
+        kept.append(event)
+    return kept
+
+
+async def rerun_from(
+    definition: Any,
+    run_id: str,
+    step: str,
+    *,
+    invocation: int = 1,
+    store: Any = None,
+) -> str:
+    """A new run that reuses every result of ``run_id`` except ``step`` (its invocation
+    ``invocation``) and what depends on it, which run again when the new run is resumed:
+    after fixing a step's code, ``await flow.resume_async(rerun_from(...))`` pays only for
+    that step and what comes after it. Steps that do not depend on ``step`` keep their
+    results, even those that ran after it. ``run_id`` itself is not changed."""
+    plan = compile(definition)
+    if step not in {s.name for s in plan.steps}:
+        known = ", ".join(s.name for s in plan.steps)
+        raise RunError(
+            f"{plan.kind} {plan.name!r} has no step {step!r}; its steps are: {known}",
+            flow=plan.name,
+            run_id=run_id,
+        )
+    own = store is None or isinstance(store, str)
+    the_store: Store = await open_store(store)
+    try:
+        record = await _record_of(the_store, run_id, plan.name)
+        events = await _log(the_store, run_id)
+        kept = _rerun_log(plan, TriggerIndex.build(plan), events, step, invocation)
+        return await _copy_run(the_store, record, kept)
     finally:
         if own:
             await the_store.close()

@@ -1,8 +1,8 @@
 """``RunLoop``: the one place a run does I/O.
 
-Events go through ``record`` (reducer, buffer, listeners) and reach the store in
-batches at each completion (``flush``), before anything that depends on that completion
-starts. After a step completes the worker asks the scheduler what to do; it runs the first
+Events go through ``record`` (:class:`~plait.runtime._recorder.Recorder`) and reach the
+store in batches; steps run in :class:`~plait.runtime._stepping.Stepping`. After a step
+completes the worker asks the scheduler what to do; it runs the first
 new step itself (no task switch for chains and loops) and starts the others as tasks, so a
 fast branch never waits for a slow one.
 """
@@ -10,63 +10,45 @@ fast branch never waits for a slow one.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from plait.core import (
     LoopLimitError,
-    RouterError,
     RunError,
 )
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
-from plait.runtime._cache import Hit, cache_key, lookup, remember
-from plait.runtime._context import StepContext, _current
+from plait.runtime._context import StepContext
 from plait.runtime._events import (
-    CacheHit,
     Event,
     EventEmitted,
     InputReceived,
-    InputRequested,
-    RouteTaken,
     RunCancelled,
     RunCompleted,
     RunFailed,
     RunResumed,
     RunStarted,
     RunWaiting,
-    StateChanged,
-    StepCompleted,
-    StepFailed,
     StepStarted,
 )
-from plait.runtime._failures import label_problem, step_error
-from plait.runtime._input import InputNeeded, requested, waiting_error
+from plait.runtime._input import waiting_error
 from plait.runtime._lease import Lease
 from plait.runtime._map import map_items
+from plait.runtime._recorder import Listener
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
-from plait.runtime._tracking import diff, revert, snapshot
+from plait.runtime._stepping import Stepping
+from plait.runtime._tracking import snapshot
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
 from plait.runtime.ports import Executor, RunRecord, Store
-
-Listener = Callable[[Event], None]
-
-
-def _cancelled_for_real() -> bool:
-    """Whether a ``CancelledError`` comes from cancelling this task (not raised by a step)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
 
 _YIELD_EVERY = 64
 """Steps a worker runs back to back before letting other tasks in."""
 
 
-class RunLoop:
+class RunLoop(Stepping):
     """Runs one plan once. ``await run(inputs)`` returns the run's output or raises."""
 
     def __init__(
@@ -84,104 +66,26 @@ class RunLoop:
         result: Callable[[RunView], Any] | None = None,
         owner: Any = None,
     ) -> None:
+        super().__init__(run_id, store, RunView(index or TriggerIndex.build(plan)), listeners)
         self.plan = plan
         self.bindings = bindings
-        self.store = store
         self.executor = executor
-        self.run_id = run_id
         self.state = state
         self._live = live
-        self.listeners = list(listeners)
         self._result = result
         self.owner = owner
-        self.view = RunView(index or TriggerIndex.build(plan))
-        self.events: list[Event] = []
-        self._buffer: list[Event] = []
-        self._seq = 0
         self._limits = {s.name: s.max_calls for s in plan.steps}
         self._steps = {s.name: s for s in plan.steps}
         self._committed: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._aio = asyncio.get_running_loop()  # a RunLoop is made inside the loop it runs on
         self._done: asyncio.Future[Any] = self._aio.create_future()
         self._finished = False
-        self._closed = False
-        self._immediate = bool(getattr(store, "immediate", False))
-        self._writer: asyncio.Task[None] | None = None
-        self._store_error: BaseException | None = None
         self._main: asyncio.Task[Any] | None = None
         self._inline = False
         self._interrupted = False
         self._started = 0.0
         self._lease: Lease | None = None if self._immediate else Lease(store, run_id)
         self._caches = hasattr(store, "cache_get")
-
-    # -- events ----------------------------------------------------------------------
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def new(self, cls: type[Event], **fields: Any) -> Event:
-        """An event of this run, numbered next (hot paths build theirs inline)."""
-        self._seq += 1
-        return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
-
-    def record(self, event: Event) -> Event:
-        """Fold ``event`` into the view, buffer it for the store, tell the listeners
-        (with a durable store: once it is stored, so whatever they report is durable).
-        Nothing is recorded after the run's last event (a late map item, say)."""
-        if self._closed:
-            return event
-        apply(self.view, event)
-        self._buffer.append(event)
-        self.events.append(event)
-        if self._immediate:
-            for listener in self.listeners:
-                listener(event)
-        return event
-
-    async def flush(self) -> None:
-        """Return once every event recorded so far is in the store.
-
-        A store that is ``immediate`` (in memory) gets the batch right here. A durable one
-        gets batches from a single writer task, one append at a time and in order: while
-        one batch commits, the next gathers the events of every step that completes
-        meanwhile (group commit across steps and branches).
-        """
-        if self._immediate:
-            if self._buffer:
-                batch, self._buffer = self._buffer, []
-                await self.store.append(self.run_id, batch)
-            return
-        writer = self._flush_soon()
-        if writer is not None:
-            await asyncio.shield(writer)
-        if self._store_error is not None:
-            raise self._store_error
-
-    def _flush_soon(self) -> asyncio.Task[None] | None:
-        """Make sure the writer task is on its way to store what is buffered."""
-        writer = self._writer
-        if writer is None or writer.done():
-            if not self._buffer:
-                return None
-            writer = self._writer = self._aio.create_task(self._write())
-        return writer
-
-    async def _write(self) -> None:
-        while self._buffer and self._store_error is None:
-            batch, self._buffer = self._buffer, []
-            try:
-                await self.store.append(self.run_id, batch)
-                for event in batch:  # listeners hear of events once they are stored
-                    for listener in self.listeners:
-                        listener(event)
-            except Exception as exc:  # the run cannot go on without its log: the next
-                self._store_error = exc  # flush() raises it, the next completion fails
-                self._buffer = []
-
-    # -- the run ---------------------------------------------------------------------
 
     async def run(self, inputs: dict[str, Any], *, stored: bool = False) -> Any:
         """Run from the start; return the output or raise the run's error. ``stored``:
@@ -471,200 +375,7 @@ class RunLoop:
             self._interrupted = True  # stop the step run() is running itself
             main.cancel()
 
-    # -- one step --------------------------------------------------------------------
-
-    async def _run_step(self, cmd: StartStep) -> StartStep | None:
-        name, invocation = cmd.step, cmd.invocation
-        spec = self._steps[name]
-        binding = self.bindings[name]
-        retry, timeout = spec.retry, spec.timeout
-        attempt = cmd.attempt
-        ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, self)
-        key: str | None = None
-        token = _current.set(ctx)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    args, kwargs = binding.arguments(
-                        self.owner, cmd.payload, self.view.outputs, self.state
-                    )
-                    if spec.cache is not None and self._caches:
-                        key = cache_key(
-                            self.plan.name,
-                            name,
-                            spec.cache,
-                            binding.fn,
-                            args[1:] if binding.method else args,
-                            kwargs,
-                            self._live_now(),
-                        )
-                        hit = None if key is None else await self._cached(name, invocation, key)
-                        if hit is not None:
-                            output, key = hit.output, None  # nothing new to remember
-                            break
-                    if timeout is None:
-                        output = await self.executor.call(
-                            binding.fn, args, kwargs, binding.is_async
-                        )
-                        if not binding.is_async and inspect.isawaitable(output):
-                            output = await output  # an async step behind a sync decorator
-                    else:
-                        async with asyncio.timeout(timeout):
-                            output = await self.executor.call(
-                                binding.fn, args, kwargs, binding.is_async
-                            )
-                            if not binding.is_async and inspect.isawaitable(output):
-                                output = await output
-                    break
-                except BaseException as exc:
-                    if isinstance(exc, asyncio.CancelledError) and _cancelled_for_real():
-                        raise
-                    if self._finished:
-                        return None
-                    if type(exc) is InputNeeded:
-                        return await self._asked(ctx, exc)
-                    retrying = (
-                        retry is not None
-                        and isinstance(exc, Exception)
-                        and retry.should_retry(exc, attempt)
-                    )
-                    self.record(
-                        self.new(
-                            StepFailed,
-                            step=name,
-                            invocation=invocation,
-                            attempt=attempt,
-                            error=str(exc) or type(exc).__name__,
-                            error_type=type(exc).__name__,
-                            traceback="".join(traceback.format_exception(exc)),
-                            retrying=retrying,
-                            duration=time.perf_counter() - t0,
-                        )
-                    )
-                    if not retrying:
-                        await self._fail(
-                            step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
-                            name,
-                        )
-                        return None
-                    # What the failed attempt wrote is not kept: the retry starts afresh.
-                    revert(self._committed, self._live_now(), name, self.view.active)
-                    await self.flush()
-                    await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
-                    attempt += 1
-                    ctx.attempt = attempt
-                    ctx.maps = ctx.asks = 0
-                    self.record(
-                        self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
-                    )
-        finally:
-            _current.reset(token)
-        if self._finished:
-            return None
-        return await self._completed(name, invocation, output, time.perf_counter() - t0, key)
-
-    async def _cached(self, name: str, invocation: int, key: str) -> Hit | None:
-        """The cached result of this call, with the state changes it made put back."""
-        hit = await lookup(self.store, key)
-        if hit is None:
-            return None
-        live = self._live_now()
-        writers = getattr(live, "writers", None)
-        for field, value in hit.changes.items():
-            dict.__setitem__(live, field, value)
-            if writers is not None:
-                writers[field] = name
-        for field in hit.removed:
-            if field in live:
-                dict.__delitem__(live, field)
-        self.record(self.new(CacheHit, step=name, invocation=invocation, key=key))
-        return hit
-
-    async def _completed(
-        self, name: str, invocation: int, output: Any, duration: float, key: str | None = None
-    ) -> StartStep | None:
-        live = self._live_now()
-        changes, removed = diff(
-            self._committed, live, name, getattr(live, "writers", None), self.view.active
-        )
-        policy = self._steps[name].cache
-        if key is not None and policy is not None:
-            await remember(self.store, key, policy, output, changes, removed)
-        if changes or removed:
-            self.record(
-                StateChanged(
-                    run_id=self.run_id,
-                    seq=self.next_seq(),
-                    ts=time.time(),
-                    step=name,
-                    changes=changes,
-                    removed=removed,
-                )
-            )
-        label = None
-        if self._steps[name].kind == "router":
-            label = output
-            problem = label_problem(self.view.index, name, output)
-            if problem:
-                err = RouterError(
-                    f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
-                    flow=self.plan.name,
-                    run_id=self.run_id,
-                )
-                await self._fail(err, name)
-                return None
-        self.record(
-            StepCompleted(
-                run_id=self.run_id,
-                seq=self.next_seq(),
-                ts=time.time(),
-                step=name,
-                invocation=invocation,
-                output=output,
-                duration=duration,
-            )
-        )
-        if label is not None:
-            self.record(
-                RouteTaken(
-                    run_id=self.run_id,
-                    seq=self.next_seq(),
-                    ts=time.time(),
-                    step=name,
-                    invocation=invocation,
-                    label=label,
-                )
-            )
-        if self._immediate:
-            await self.flush()
-        else:
-            # Durable stores: the next steps start while this commits. The log is written
-            # in order, so no later completion is durable before this one.
-            if self._store_error is not None:
-                await self._fail(self._store_error, name)
-                return None
-            self._flush_soon()
-        return await self._launch(inline=True)
-
-    async def _asked(self, ctx: StepContext, signal: InputNeeded) -> StartStep | None:
-        """The step stopped in ``ask()``: what it wrote is undone (it runs again from its
-        start once answered); the run goes on with what else can run."""
-        revert(self._committed, self._live_now(), ctx.step, self.view.active)
-        self.record(self.new(InputRequested, **requested(ctx, signal)))
-        if self._immediate:
-            await self.flush()
-        else:
-            self._flush_soon()
-        return await self._launch(inline=True)
-
-    def _live_now(self) -> dict[str, Any]:
-        """The mapping behind the state now: pydantic models with ``validate_assignment``
-        replace their ``__dict__`` on every assignment."""
-        state = self.state
-        return state if isinstance(state, dict) else state.__dict__
-
-    # -- inside steps ----------------------------------------------------------------
+    # -- inside steps ------------------------------------------------------------
 
     def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
         """Record an event from a step; from a worker thread, hand it to the loop."""

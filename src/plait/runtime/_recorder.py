@@ -1,0 +1,103 @@
+"""``Recorder``: a run's events on their way to the view, the listeners and the store.
+
+Events go through ``record`` (reducer, buffer, listeners) and reach the store in batches
+(``flush``). With an in-memory store that is immediate; a durable store gets batches from
+a single writer task, in order, so that a step can start while its predecessor's
+completion commits and no later completion is ever durable before an earlier one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from plait.runtime._events import Event
+from plait.runtime._view import RunView, apply
+from plait.runtime.ports import Store
+
+Listener = Callable[[Event], None]
+
+
+class Recorder:
+    """Records one run's events: numbering, the view, the listeners, the store."""
+
+    def __init__(
+        self, run_id: str, store: Store, view: RunView, listeners: Iterable[Listener]
+    ) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.view = view
+        self.listeners = list(listeners)
+        self.events: list[Event] = []
+        self._buffer: list[Event] = []
+        self._seq = 0
+        self._closed = False
+        self._immediate = bool(getattr(store, "immediate", False))
+        self._writer: asyncio.Task[None] | None = None
+        self._store_error: BaseException | None = None
+        self._aio = asyncio.get_running_loop()  # made inside the loop it runs on
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def new(self, cls: type[Event], **fields: Any) -> Event:
+        """An event of this run, numbered next (hot paths build theirs inline)."""
+        self._seq += 1
+        return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
+
+    def record(self, event: Event) -> Event:
+        """Fold ``event`` into the view, buffer it for the store, tell the listeners
+        (with a durable store: once it is stored, so whatever they report is durable).
+        Nothing is recorded after the run's last event (a late map item, say)."""
+        if self._closed:
+            return event
+        apply(self.view, event)
+        self._buffer.append(event)
+        self.events.append(event)
+        if self._immediate:
+            for listener in self.listeners:
+                listener(event)
+        return event
+
+    async def flush(self) -> None:
+        """Return once every event recorded so far is in the store.
+
+        A store that is ``immediate`` (in memory) gets the batch right here. A durable one
+        gets batches from a single writer task, one append at a time and in order: while
+        one batch commits, the next gathers the events of every step that completes
+        meanwhile (group commit across steps and branches).
+        """
+        if self._immediate:
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                await self.store.append(self.run_id, batch)
+            return
+        writer = self._flush_soon()
+        if writer is not None:
+            await asyncio.shield(writer)
+        if self._store_error is not None:
+            raise self._store_error
+
+    def _flush_soon(self) -> asyncio.Task[None] | None:
+        """Make sure the writer task is on its way to store what is buffered."""
+        writer = self._writer
+        if writer is None or writer.done():
+            if not self._buffer:
+                return None
+            writer = self._writer = self._aio.create_task(self._write())
+        return writer
+
+    async def _write(self) -> None:
+        while self._buffer and self._store_error is None:
+            batch, self._buffer = self._buffer, []
+            try:
+                await self.store.append(self.run_id, batch)
+                for event in batch:  # listeners hear of events once they are stored
+                    for listener in self.listeners:
+                        listener(event)
+            except Exception as exc:  # the run cannot go on without its log: the next
+                self._store_error = exc  # flush() raises it, the next completion fails
+                self._buffer = []

@@ -1,0 +1,256 @@
+"""How one step runs: arguments, the cache, timeouts, retries, ``ask()``, completion.
+
+``Stepping`` is the half of :class:`~plait.runtime.RunLoop` that runs a step attempt and
+records what it did; the loop itself decides what runs next and how the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from plait.core import RouterError
+from plait.plan import Plan, PlanStep
+from plait.runtime._bindings import Binding
+from plait.runtime._cache import Hit, cache_key, lookup, remember
+from plait.runtime._context import StepContext, _current
+from plait.runtime._events import (
+    CacheHit,
+    InputRequested,
+    RouteTaken,
+    StateChanged,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+)
+from plait.runtime._failures import label_problem, step_error
+from plait.runtime._input import InputNeeded, requested
+from plait.runtime._recorder import Recorder
+from plait.runtime._scheduler import StartStep
+from plait.runtime._tracking import diff, revert
+from plait.runtime.ports import Executor
+
+if TYPE_CHECKING:
+    from plait.runtime._loop import RunLoop
+
+
+def _cancelled_for_real() -> bool:
+    """Whether a ``CancelledError`` comes from cancelling this task (not raised by a step)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class Stepping(Recorder):
+    """Runs step attempts for :class:`~plait.runtime.RunLoop`, which sets these up."""
+
+    plan: Plan
+    bindings: dict[str, Binding]
+    executor: Executor
+    state: Any
+    owner: Any
+    _steps: dict[str, PlanStep]
+    _committed: dict[str, Any]
+    _finished: bool
+    _caches: bool
+
+    async def _launch(self, *, inline: bool) -> StartStep | None:
+        raise NotImplementedError  # RunLoop: start what is ready now
+
+    async def _fail(self, error: BaseException, step: str) -> None:
+        raise NotImplementedError  # RunLoop: end the run as failed
+
+    async def _run_step(self, cmd: StartStep) -> StartStep | None:
+        name, invocation = cmd.step, cmd.invocation
+        spec = self._steps[name]
+        binding = self.bindings[name]
+        retry, timeout = spec.retry, spec.timeout
+        attempt = cmd.attempt
+        loop: RunLoop = self  # type: ignore[assignment]  # Stepping is only ever a RunLoop
+        ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, loop)
+        key: str | None = None
+        token = _current.set(ctx)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    args, kwargs = binding.arguments(
+                        self.owner, cmd.payload, self.view.outputs, self.state
+                    )
+                    if spec.cache is not None and self._caches:
+                        key = cache_key(
+                            self.plan.name,
+                            name,
+                            spec.cache,
+                            binding.fn,
+                            args[1:] if binding.method else args,
+                            kwargs,
+                            self._live_now(),
+                        )
+                        hit = None if key is None else await self._cached(name, invocation, key)
+                        if hit is not None:
+                            output, key = hit.output, None  # nothing new to remember
+                            break
+                    if timeout is None:
+                        output = await self.executor.call(
+                            binding.fn, args, kwargs, binding.is_async
+                        )
+                        if not binding.is_async and inspect.isawaitable(output):
+                            output = await output  # an async step behind a sync decorator
+                    else:
+                        async with asyncio.timeout(timeout):
+                            output = await self.executor.call(
+                                binding.fn, args, kwargs, binding.is_async
+                            )
+                            if not binding.is_async and inspect.isawaitable(output):
+                                output = await output
+                    break
+                except BaseException as exc:
+                    if isinstance(exc, asyncio.CancelledError) and _cancelled_for_real():
+                        raise
+                    if self._finished:
+                        return None
+                    if type(exc) is InputNeeded:
+                        return await self._asked(ctx, exc)
+                    retrying = (
+                        retry is not None
+                        and isinstance(exc, Exception)
+                        and retry.should_retry(exc, attempt)
+                    )
+                    self.record(
+                        self.new(
+                            StepFailed,
+                            step=name,
+                            invocation=invocation,
+                            attempt=attempt,
+                            error=str(exc) or type(exc).__name__,
+                            error_type=type(exc).__name__,
+                            traceback="".join(traceback.format_exception(exc)),
+                            retrying=retrying,
+                            duration=time.perf_counter() - t0,
+                        )
+                    )
+                    if not retrying:
+                        await self._fail(
+                            step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
+                            name,
+                        )
+                        return None
+                    # What the failed attempt wrote is not kept: the retry starts afresh.
+                    revert(self._committed, self._live_now(), name, self.view.active)
+                    await self.flush()
+                    await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
+                    attempt += 1
+                    ctx.attempt = attempt
+                    ctx.maps = ctx.asks = 0
+                    self.record(
+                        self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
+                    )
+        finally:
+            _current.reset(token)
+        if self._finished:
+            return None
+        return await self._completed(name, invocation, output, time.perf_counter() - t0, key)
+
+    async def _cached(self, name: str, invocation: int, key: str) -> Hit | None:
+        """The cached result of this call, with the state changes it made put back."""
+        hit = await lookup(self.store, key)
+        if hit is None:
+            return None
+        live = self._live_now()
+        writers = getattr(live, "writers", None)
+        for field, value in hit.changes.items():
+            dict.__setitem__(live, field, value)
+            if writers is not None:
+                writers[field] = name
+        for field in hit.removed:
+            if field in live:
+                dict.__delitem__(live, field)
+        self.record(self.new(CacheHit, step=name, invocation=invocation, key=key))
+        return hit
+
+    async def _completed(
+        self, name: str, invocation: int, output: Any, duration: float, key: str | None = None
+    ) -> StartStep | None:
+        live = self._live_now()
+        changes, removed = diff(
+            self._committed, live, name, getattr(live, "writers", None), self.view.active
+        )
+        if key is not None:
+            policy = self._steps[name].cache
+            if policy is not None:
+                await remember(self.store, key, policy, output, changes, removed)
+        if changes or removed:
+            self.record(
+                StateChanged(
+                    run_id=self.run_id,
+                    seq=self.next_seq(),
+                    ts=time.time(),
+                    step=name,
+                    changes=changes,
+                    removed=removed,
+                )
+            )
+        label = None
+        if self._steps[name].kind == "router":
+            label = output
+            problem = label_problem(self.view.index, name, output)
+            if problem:
+                err = RouterError(
+                    f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
+                    flow=self.plan.name,
+                    run_id=self.run_id,
+                )
+                await self._fail(err, name)
+                return None
+        self.record(
+            StepCompleted(
+                run_id=self.run_id,
+                seq=self.next_seq(),
+                ts=time.time(),
+                step=name,
+                invocation=invocation,
+                output=output,
+                duration=duration,
+            )
+        )
+        if label is not None:
+            self.record(
+                RouteTaken(
+                    run_id=self.run_id,
+                    seq=self.next_seq(),
+                    ts=time.time(),
+                    step=name,
+                    invocation=invocation,
+                    label=label,
+                )
+            )
+        if self._immediate:
+            await self.flush()
+        else:
+            # Durable stores: the next steps start while this commits. The log is written
+            # in order, so no later completion is durable before this one.
+            if self._store_error is not None:
+                await self._fail(self._store_error, name)
+                return None
+            self._flush_soon()
+        return await self._launch(inline=True)
+
+    async def _asked(self, ctx: StepContext, signal: InputNeeded) -> StartStep | None:
+        """The step stopped in ``ask()``: what it wrote is undone (it runs again from its
+        start once answered); the run goes on with what else can run."""
+        revert(self._committed, self._live_now(), ctx.step, self.view.active)
+        self.record(self.new(InputRequested, **requested(ctx, signal)))
+        if self._immediate:
+            await self.flush()
+        else:
+            self._flush_soon()
+        return await self._launch(inline=True)
+
+    def _live_now(self) -> dict[str, Any]:
+        """The mapping behind the state now: pydantic models with ``validate_assignment``
+        replace their ``__dict__`` on every assignment."""
+        state = self.state
+        return state if isinstance(state, dict) else state.__dict__
