@@ -55,6 +55,7 @@ PUBLIC = {
     "InputRequested",
     "InputReceived",
     "CacheHit",
+    "StateSnapshot",
     # errors
     "PlaitError",
     "DefinitionError",

@@ -229,3 +229,44 @@ def test_a_fork_whose_edit_the_store_cannot_hold_leaves_nothing(tmp_path: Path) 
             await store.close()
 
     asyncio.run(go())
+
+
+class Counter1200(Flow[dict[str, Any]]):
+    @start()
+    def begin(self) -> int:
+        self.state["n"] = 0
+        self.state["big"] = "x" * 1000
+        return 0
+
+    @router(or_(begin, "again"), max_calls=2000)
+    def tick(self) -> str:
+        self.state["n"] += 1
+        return "again" if self.state["n"] < 1200 else "done"
+
+    @listen("done")
+    def end(self) -> int:
+        return int(self.state["n"])
+
+
+def test_long_runs_store_periodic_snapshots_and_state_at_uses_them(tmp_path: Path) -> None:
+    from plait.runtime import StateChanged, StateSnapshot
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    flow = Counter1200()
+    assert flow.kickoff(store=url) == 1200
+    snapshots = [e for e in flow.events if isinstance(e, StateSnapshot)]
+    patches = [e for e in flow.events if isinstance(e, StateChanged)]
+    assert len(snapshots) == len(patches) // 500 == 2
+    assert snapshots[0].state["n"] == 499 and snapshots[0].state["big"] == "x" * 1000
+    late = next(e.seq for e in reversed(flow.events) if isinstance(e, StepCompleted))
+    assert asyncio.run(state_at(flow.run_id, late, store=url))["n"] == 1200
+    mid = snapshots[1].seq + 3
+    assert asyncio.run(state_at(flow.run_id, mid, store=url))["n"] in (999, 1000)
+    after = snapshots[1].seq + 1  # the completion the snapshot was taken at
+    forked = asyncio.run(fork(Counter1200(), flow.run_id, after, store=url))
+    assert asyncio.run(state_at(forked, after, store=url)) == {
+        **asyncio.run(state_at(flow.run_id, after, store=url)),
+        "id": forked,
+    }
+    with pytest.raises(RunError, match=r"checkpoints are 1, 4, 7, 11, 15, …, .* \(1203 in all\)"):
+        asyncio.run(fork(Counter1200(), flow.run_id, snapshots[1].seq, store=url))

@@ -18,6 +18,7 @@ from plait.plan import Plan, compile, render
 from plait.runtime import (
     Event,
     Executor,
+    Lease,
     RunLoop,
     RunStarted,
     Store,
@@ -164,7 +165,12 @@ class Engine:
         self._not_running(definition, plan)
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
+        lease = None
         try:
+            if not getattr(the_store, "immediate", False) and await the_store.get_run(run_id):
+                # Own the run before reading its log: what we read then stays the log.
+                lease = Lease(the_store, run_id)
+                await lease.take()
             events = await _stored_log(the_store, run_id, plan)
             record = await the_store.get_run(run_id)
             if events:
@@ -176,10 +182,14 @@ class Engine:
                 reducers = reducers_of(state_type, definition.reducers)
                 state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
         except BaseException:
+            if lease is not None:
+                await lease.release()
             if own_store:
                 await the_store.close()
             raise
         if not events:  # its first process died before anything ran: start it over
+            if lease is not None:
+                await lease.release()  # run() takes its own
             try:
                 return await self.run(
                     definition,
@@ -200,7 +210,7 @@ class Engine:
             definition.state = state
             subscribers = list(listeners)
         definition.run_id = run_id
-        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
+        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers, lease)
         return await self._execute(definition, loop, loop.resume(events), own_store, executor)
 
     async def respond(
@@ -250,6 +260,7 @@ class Engine:
         run_id: str,
         state: Any,
         subscribers: list[Callable[[Any], None]],
+        lease: Lease | None = None,
     ) -> RunLoop:
         return RunLoop(
             plan,
@@ -262,6 +273,7 @@ class Engine:
             listeners=[_safe(fn) for fn in subscribers],
             index=_index(plan),
             owner=definition,
+            lease=lease,
             result=(lambda view: workflow_result(plan, view.outputs))
             if plan.kind == "workflow"
             else None,

@@ -29,6 +29,7 @@ from plait.runtime import (
     RunStarted,
     RunWaiting,
     StateChanged,
+    StateSnapshot,
     StepCompleted,
     StepStarted,
     Store,
@@ -104,6 +105,14 @@ def _checkpoints(events: list[Event]) -> list[Checkpoint]:
     return out
 
 
+def _some(seqs: list[int], edge: int = 5) -> str:
+    """``seqs`` for a message: all of a short list, the ends of a long one."""
+    if len(seqs) <= 2 * edge + 1:
+        return ", ".join(map(str, seqs))
+    head, tail = ", ".join(map(str, seqs[:edge])), ", ".join(map(str, seqs[-edge:]))
+    return f"{head}, …, {tail} ({len(seqs)} in all)"
+
+
 def _check_seq(run_id: str, events: list[Event], seq: int) -> None:
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise RunError(f"seq must be an event number (int), got {seq!r}", run_id=run_id)
@@ -117,11 +126,19 @@ def _check_seq(run_id: str, events: list[Event], seq: int) -> None:
 
 
 def _state(events: list[Event], seq: int) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for event in events:
+    """The state after event ``seq``: from the last full state at or before it (the
+    run's start, or a periodic ``StateSnapshot``), then the patches after that."""
+    base = 0
+    for i, event in enumerate(events):
         if event.seq > seq:
             break
-        if isinstance(event, RunStarted):
+        if isinstance(event, RunStarted | StateSnapshot):
+            base = i
+    state: dict[str, Any] = {}
+    for event in events[base:]:
+        if event.seq > seq:
+            break
+        if isinstance(event, RunStarted | StateSnapshot):
             state = dict(event.state)
         elif isinstance(event, StateChanged):
             state.update(event.changes)
@@ -189,7 +206,7 @@ async def fork(
         if seq not in marks:
             raise RunError(
                 f"event {seq} of run {run_id} is not a checkpoint (a completed step or the "
-                f"run's start); its checkpoints are {sorted(marks)}",
+                f"run's start); its checkpoints are {_some(sorted(marks))}",
                 flow=plan.name,
                 run_id=run_id,
             )
@@ -236,7 +253,7 @@ async def _copy_run(
     copied: list[Event] = []
     for seq, event in enumerate(kept, start=1):
         changes: dict[str, Any] = {"run_id": new_id, "seq": seq}
-        if isinstance(event, RunStarted):
+        if isinstance(event, RunStarted | StateSnapshot):
             changes["state"] = _renamed(event.state, run_id, new_id)
         copied.append(dataclasses.replace(event, **changes))
     if state_changes:

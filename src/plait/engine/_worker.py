@@ -122,7 +122,11 @@ async def _take_up(store: Store, record: RunRecord, load: Loader, done: Recovere
     except RunBusyError as exc:
         done.skipped[run_id] = str(exc)
     except PlaitError as exc:
-        done.failed[run_id] = str(exc)
+        now = await store.get_run(run_id)
+        if now is not None and now.status == "completed":  # another worker finished it
+            done.skipped[run_id] = f"another process completed it meanwhile ({exc})"
+        else:
+            done.failed[run_id] = str(exc)
     else:
         done.completed.append(run_id)
 

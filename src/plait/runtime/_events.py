@@ -72,6 +72,13 @@ class StateChanged(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class StateSnapshot(Event):
+    """The whole state, stored once every ``SNAPSHOT_EVERY`` patches (``StateChanged``)."""
+
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
 class RouteTaken(Event):
     step: str
     invocation: int
@@ -187,5 +194,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         InputReceived,
         RunWaiting,
         CacheHit,
+        StateSnapshot,
     )
 }

@@ -65,6 +65,7 @@ class RunLoop(Stepping):
         index: TriggerIndex | None = None,
         result: Callable[[RunView], Any] | None = None,
         owner: Any = None,
+        lease: Lease | None = None,
     ) -> None:
         super().__init__(run_id, store, RunView(index or TriggerIndex.build(plan)), listeners)
         self.plan = plan
@@ -84,7 +85,9 @@ class RunLoop(Stepping):
         self._inline = False
         self._interrupted = False
         self._started = 0.0
-        self._lease: Lease | None = None if self._immediate else Lease(store, run_id)
+        self._lease = lease
+        if lease is None and not self._immediate:
+            self._lease = Lease(store, run_id)
         self._caches = hasattr(store, "cache_get")
 
     async def run(self, inputs: dict[str, Any], *, stored: bool = False) -> Any:
@@ -188,7 +191,8 @@ class RunLoop(Stepping):
     async def _take_lease(self) -> None:
         """Own the run (durable stores): take its lease and keep it while the run runs."""
         if self._lease is not None:
-            await self._lease.take()
+            if not self._lease.held:  # resume takes it before reading the log
+                await self._lease.take()
             self._lease.keep(self._lost)
 
     async def _release(self) -> None:

@@ -22,6 +22,7 @@ from plait.runtime._events import (
     InputRequested,
     RouteTaken,
     StateChanged,
+    StateSnapshot,
     StepCompleted,
     StepFailed,
     StepStarted,
@@ -35,6 +36,11 @@ from plait.runtime.ports import Executor
 
 if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
+
+
+SNAPSHOT_EVERY = 500
+"""A run stores its whole state once every this many state patches (``StateSnapshot``),
+so reading the state at a late point starts from the snapshot before it."""
 
 
 def _cancelled_for_real() -> bool:
@@ -55,6 +61,7 @@ class Stepping(Recorder):
     _committed: dict[str, Any]
     _finished: bool
     _caches: bool
+    _patches = 0
 
     async def _launch(self, *, inline: bool) -> StartStep | None:
         raise NotImplementedError  # RunLoop: start what is ready now
@@ -193,6 +200,9 @@ class Stepping(Recorder):
                     removed=removed,
                 )
             )
+            self._patches += 1
+            if self._patches % SNAPSHOT_EVERY == 0:
+                self.record(self.new(StateSnapshot, state=dict(self._committed)))
         label = None
         if self._steps[name].kind == "router":
             label = output

@@ -26,6 +26,7 @@ from plait.runtime._events import (
     RunStarted,
     RunWaiting,
     StateChanged,
+    StateSnapshot,
     StepCompleted,
     StepFailed,
     StepStarted,
@@ -179,6 +180,8 @@ def apply(view: RunView, event: Event) -> None:
         key3 = (ev.step, ev.invocation, ev.key)
         view.asks.pop(key3, None)
         view.answers[key3] = ev
+    elif kind is StateSnapshot:
+        view.state = dict(event.state)  # type: ignore[attr-defined]
     elif kind is RunWaiting:
         view.status = "waiting"
     elif kind is RunStarted:
