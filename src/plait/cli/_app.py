@@ -184,7 +184,11 @@ def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
 
 
 def _add_runs() -> None:
-    from plait.cli import _respond  # noqa: F401 — adds ``runs respond``
+    from plait.cli import (
+        _rerun,  # noqa: F401 — adds ``runs rerun``
+        _respond,  # noqa: F401 — adds ``runs respond``
+        _travel,  # noqa: F401 — adds ``runs checkpoints|state|diff|fork``
+    )
     from plait.cli._runs import runs
 
     app.add_typer(runs, name="runs")

@@ -35,7 +35,7 @@ def worker(
         bool, typer.Option("--once", help="Look once, recover what is due, and exit.")
     ] = False,
     interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between looks.", min=0.1)
+        float, typer.Option("--interval", help="Seconds between looks (0.1 or more).")
     ] = 5.0,
     debug: Debug = False,
 ) -> None:
@@ -47,6 +47,10 @@ def worker(
     from plait.cli._runs import _flow_of
     from plait.engine import recover, work
 
+    if not interval >= 0.1:
+        raise typer.BadParameter(
+            f"{interval:g} is too short; give 0.1 s or more", param_hint="'--interval'"
+        )
     debug = _debugging(ctx, debug)
     url = store_url(store)
     console = Console(highlight=False)

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
-from plait.core import InputError, RunError, StoreError, new_run_id
+from plait.core import InputError, RunError, StoreError, WaitingForInput, new_run_id
 from plait.define import Flow, build_state, is_model_type, live_mapping, reducers_of
 from plait.engine._backends import open_store
 from plait.engine._bind import bindings_for, inputs_needed, workflow_result
@@ -290,6 +290,14 @@ class Engine:
         definition._running = True
         try:
             return await work
+        except WaitingForInput as waiting:
+            if own_store and getattr(loop.store, "immediate", False):
+                waiting.args = (
+                    f"{waiting} — but this run was kept in memory (no store=... and no "
+                    "PLAIT_STORE), so nothing can answer it once this call returns: run it "
+                    'with a durable store, e.g. store="sqlite:///runs.db"',
+                )
+            raise
         finally:
             definition._running = False
             definition.events = loop.events

@@ -1,0 +1,80 @@
+"""``plait runs rerun``: run a step again after a code fix, reusing everything else."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from plait.cli._errors import reported
+from plait.cli._runs import Debug, RunId, StoreOpt, _debugging, _flow_of, _no_run, _with_store, runs
+from plait.cli._target import load_target
+
+
+@runs.command()
+def rerun(
+    ctx: typer.Context,
+    run_id: RunId,
+    step: Annotated[str, typer.Option("--from", help="The step to run again.", metavar="STEP")],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TARGET]",
+            help="path/to/file.py:Name or package.module:Name (default: the flow class "
+            "the stored run names)",
+        ),
+    ] = None,
+    invocation: Annotated[
+        int,
+        typer.Option(help="Which invocation of STEP (a step in a loop runs many).", min=1),
+    ] = 1,
+    go_on: Annotated[
+        bool,
+        typer.Option("--resume/--no-resume", help="Run the new run now (default) or later."),
+    ] = True,
+    store: StoreOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object, as plait run --json does.")
+    ] = False,
+    debug: Debug = False,
+) -> None:
+    """Re-run a run from STEP after fixing its code: a new run reuses every result that
+    does not depend on STEP and runs STEP and what it sets off again. The original run is
+    not changed."""
+    from plait.cli._progress import RunProgress
+    from plait.cli._run import resume, show_outcome, store_url
+    from plait.engine import rerun_from
+
+    debug = _debugging(ctx, debug)
+    url = store_url(store)
+    console = Console(highlight=False)
+    with reported(debug):
+        record = _with_store(url, lambda s: s.get_run(run_id))
+        if record is None:
+            raise _no_run(run_id, url)
+        definition = load_target(target) if target else _flow_of(record)
+        new_id = _with_store(
+            url,
+            lambda s: rerun_from(definition, run_id, step, invocation=invocation, store=s),
+        )
+        if not as_json:
+            line = Text(f"✓ run {run_id} again from {step!r} as ", style="green")
+            console.print(line.append(new_id, style="bold green"))
+        if not go_on:
+            hint = "" if url == store_url(None) else f" --store {shlex.quote(url)}"
+            console.print(
+                Text(f"go on with: plait runs resume {new_id}{hint}", style="bright_black")
+            )
+            return
+        progress = RunProgress(console, enabled=console.is_terminal and not as_json, title=new_id)
+        show_outcome(
+            lambda: resume(definition, new_id, store=url, progress=progress),
+            console,
+            store=url,
+            as_json=as_json,
+            quiet=False,
+            debug=debug,
+        )
