@@ -2,11 +2,15 @@
 
 from plait.core._durations import parse_duration
 from plait.core._errors import (
+    AgentError,
     DefinitionError,
     InputError,
     InputTimeoutError,
     LoopLimitError,
+    MaxIterationsError,
     MissingExtraError,
+    ModelError,
+    ModelOutputError,
     PlaitError,
     PlanError,
     RouterError,
@@ -16,17 +20,22 @@ from plait.core._errors import (
     StepError,
     StepTimeoutError,
     StoreError,
+    ToolError,
     WaitingForInput,
 )
 from plait.core._extras import require_extra
 from plait.core._ids import new_run_id
 
 __all__ = [
+    "AgentError",
     "DefinitionError",
     "InputError",
     "InputTimeoutError",
     "LoopLimitError",
+    "MaxIterationsError",
     "MissingExtraError",
+    "ModelError",
+    "ModelOutputError",
     "PlaitError",
     "PlanError",
     "RouterError",
@@ -36,6 +45,7 @@ __all__ = [
     "StepError",
     "StepTimeoutError",
     "StoreError",
+    "ToolError",
     "WaitingForInput",
     "new_run_id",
     "parse_duration",

@@ -16,6 +16,11 @@
     │   └── LoopLimitError       a step was called more often than its call limit
     ├── WaitingForInput          the run stopped to wait for a person's answer (not a failure)
     ├── StoreError               a store could not read or write a run
+    ├── ModelError               a model call failed: unknown model, missing key, unreachable
+    │   └── ModelOutputError     the model's output did not fit the schema, after repairs
+    ├── ToolError                a tool was called wrongly, is unknown, or failed
+    ├── AgentError               an agent could not finish its task
+    │   └── MaxIterationsError   it hit max_iterations without a final answer
     └── MissingExtraError        an optional dependency is not installed
 """
 
@@ -112,6 +117,39 @@ class LoopLimitError(RunError):
 
 class StoreError(PlaitError):
     """A store could not read or write a run."""
+
+
+class ModelError(PlaitError):
+    """A model call failed; ``provider`` and ``model`` name what was called."""
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+
+
+class ModelOutputError(ModelError):
+    """The model's output did not fit the requested schema, even after repair retries."""
+
+
+class ToolError(PlaitError):
+    """A tool was called with wrong arguments, is not registered, or failed."""
+
+    def __init__(self, message: str, *, tool: str = "") -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+class AgentError(PlaitError):
+    """An agent could not finish its task."""
+
+    def __init__(self, message: str, *, agent: str = "") -> None:
+        super().__init__(message)
+        self.agent = agent
+
+
+class MaxIterationsError(AgentError):
+    """An agent used all its ``max_iterations`` without a final answer."""
 
 
 class MissingExtraError(PlaitError, ImportError):

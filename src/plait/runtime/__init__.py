@@ -19,6 +19,7 @@ from plait.runtime._events import (
     InputReceived,
     InputRequested,
     ItemCompleted,
+    ModelCalled,
     RouteTaken,
     RunCancelled,
     RunCompleted,
@@ -31,6 +32,8 @@ from plait.runtime._events import (
     StepCompleted,
     StepFailed,
     StepStarted,
+    TokenStreamed,
+    ToolCalled,
 )
 from plait.runtime._input import pending, waiting_error
 from plait.runtime._lease import Lease, is_stale, owner_is_dead
@@ -55,6 +58,7 @@ __all__ = [
     "InputRequested",
     "ItemCompleted",
     "Lease",
+    "ModelCalled",
     "Ready",
     "RouteTaken",
     "RunCancelled",
@@ -74,6 +78,8 @@ __all__ = [
     "StepFailed",
     "StepStarted",
     "Store",
+    "TokenStreamed",
+    "ToolCalled",
     "TriggerIndex",
     "WaitRun",
     "apply",

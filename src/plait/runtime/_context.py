@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plait.core import RunError
 from plait.define import NO_DEFAULT, current_step
+from plait.runtime._events import Event
 from plait.runtime._input import ask
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ class StepContext:
     """How many ``map`` calls this attempt has made (their items are recorded apart)."""
     asks: int = 0
     """How many ``ask`` calls this attempt has made (each answer is recorded apart)."""
+    effects: dict[str, int] | None = None
+    """How many model and tool calls this attempt has made, by kind."""
 
     @property
     def state(self) -> Any:
@@ -50,6 +54,43 @@ class StepContext:
         """
         return await self.loop.map(self, fn, items, concurrency)
 
+    def next_call(self, kind: str) -> tuple[int, Event | None]:
+        """Number this attempt's next ``kind`` call ("model", "tool"); return the number
+        and the event recorded for it by an earlier run of this step (a resume), if any."""
+        counts = self.effects
+        if counts is None:
+            counts = self.effects = {}
+        index = counts[kind] = counts.get(kind, 0) + 1
+        return index, self.loop.view.effects.get((self.step, self.invocation, kind, index))
+
+    async def record(self, event: Event) -> None:
+        """Record ``event`` (a ``ModelCalled``, ``ToolCalled``) now and return once it is
+        durable: a crash after this point does not pay for that call again. Works from a
+        step's worker thread too (a sync step running its own event loop)."""
+        aio = self.loop._aio
+        if _running_loop() is aio:
+            await self._record_here(event)
+        else:
+            future = asyncio.run_coroutine_threadsafe(self._record_here(event), aio)
+            await asyncio.wrap_future(future)
+
+    async def _record_here(self, event: Event) -> None:
+        self.loop.record(event)
+        await self.loop.flush()
+
+    def notify(self, event: Event) -> None:
+        """Tell the run's listeners about ``event`` without storing it (streamed tokens)."""
+        aio = self.loop._aio
+        for listener in self.loop.listeners:
+            if _running_loop() is aio:
+                listener(event)
+            else:
+                aio.call_soon_threadsafe(listener, event)
+
+    def new_event(self, cls: type[Event], **fields: Any) -> Event:
+        """An event of this run from this step, numbered next in its log."""
+        return self.loop.new(cls, step=self.step, invocation=self.invocation, **fields)
+
     async def ask(
         self,
         prompt: str,
@@ -67,6 +108,13 @@ class StepContext:
 
 
 _current = current_step
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def current_context() -> StepContext:

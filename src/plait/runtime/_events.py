@@ -114,6 +114,49 @@ class CacheHit(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class ModelCalled(Event):
+    """A step called a model and got ``response`` (a ``plait.llm.Response``). Recorded, so
+    a resumed step gets the same response back instead of paying for the call again."""
+
+    step: str
+    invocation: int
+    index: int
+    """Which model call of the step invocation (1 for the first)."""
+    provider: str
+    model: str
+    response: Any = None
+    latency: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    """In the price table's currency (USD by default); None when the model has no price."""
+
+
+@dataclass(slots=True, kw_only=True)
+class ToolCalled(Event):
+    """A step (an agent) called a tool: its arguments and output, or its error."""
+
+    step: str
+    invocation: int
+    index: int
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    output: Any = None
+    error: str = ""
+    latency: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class TokenStreamed(Event):
+    """A piece of a model's streamed answer. Listeners hear it live; it is not stored
+    (its ``seq`` is 0)."""
+
+    step: str
+    invocation: int
+    text: str
+
+
+@dataclass(slots=True, kw_only=True)
 class InputRequested(Event):
     """A step asked a person for input (``ask``); it waits, and the run with it."""
 
@@ -195,5 +238,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunWaiting,
         CacheHit,
         StateSnapshot,
+        ModelCalled,
+        ToolCalled,
+        TokenStreamed,
     )
 }

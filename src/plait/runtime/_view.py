@@ -18,6 +18,7 @@ from plait.runtime._events import (
     InputReceived,
     InputRequested,
     ItemCompleted,
+    ModelCalled,
     RouteTaken,
     RunCancelled,
     RunCompleted,
@@ -30,6 +31,7 @@ from plait.runtime._events import (
     StepCompleted,
     StepFailed,
     StepStarted,
+    ToolCalled,
 )
 from plait.runtime._triggers import LeafKey, TriggerIndex, fire
 
@@ -75,6 +77,9 @@ class RunView:
     """Unanswered requests by (step, invocation, key)."""
     answers: dict[tuple[str, int, int], InputReceived] = field(default_factory=dict)
     """Answers by (step, invocation, key)."""
+    effects: dict[tuple[str, int, str, int], Event] = field(default_factory=dict)
+    """Recorded model and tool calls by (step, invocation, "model"/"tool", index); a
+    retry starts without them (it calls afresh), a resumed step gets them back."""
 
 
 def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
@@ -161,9 +166,18 @@ def apply(view: RunView, event: Event) -> None:
         if items is None:
             items = view.items[key3] = {}
         items[ev.index] = ev.output
+    elif kind is ModelCalled:
+        ev = event
+        view.effects[(ev.step, ev.invocation, "model", ev.index)] = ev
+    elif kind is ToolCalled:
+        ev = event
+        view.effects[(ev.step, ev.invocation, "tool", ev.index)] = ev
     elif kind is StepFailed:
         ev = event
         key = (ev.step, ev.invocation)
+        if ev.retrying and view.effects:
+            for k in [k for k in view.effects if k[0] == ev.step and k[1] == ev.invocation]:
+                del view.effects[k]
         if not ev.retrying and view.running.pop(key, None) is not None:
             view.active[ev.step] -= 1
             view.failed.add(key)
