@@ -388,3 +388,24 @@ def s1() -> Rep:
         return Sample(size / CHAIN_STEPS, expect(state["counter"], CHAIN_STEPS, "counter"))
 
     return rep
+
+
+# -- W9: model calls through the agent layer (see benchmarks/_llm.py) -----------------
+
+
+def w9() -> Rep:
+    from benchmarks._llm import w9_baseline
+
+    return w9_baseline()
+
+
+def w9o() -> Rep:
+    from benchmarks._llm import w9o_baseline
+
+    return w9o_baseline()
+
+
+def w9a() -> Rep:
+    from benchmarks._llm import w9a_baseline
+
+    return w9a_baseline()

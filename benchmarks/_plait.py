@@ -461,3 +461,24 @@ def s1() -> Rep:
         )
 
     return rep
+
+
+# -- W9: model calls through the agent layer (see benchmarks/_llm.py) -----------------
+
+
+def w9() -> Rep:
+    from benchmarks._llm import w9_plait
+
+    return w9_plait()
+
+
+def w9o() -> Rep:
+    from benchmarks._llm import w9o_plait
+
+    return w9o_plait()
+
+
+def w9a() -> Rep:
+    from benchmarks._llm import w9a_plait
+
+    return w9a_plait()

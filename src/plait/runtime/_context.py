@@ -63,19 +63,20 @@ class StepContext:
         index = counts[kind] = counts.get(kind, 0) + 1
         return index, self.loop.view.effects.get((self.step, self.invocation, kind, index))
 
-    async def record(self, event: Event) -> None:
-        """Record ``event`` (a ``ModelCalled``, ``ToolCalled``) now and return once it is
-        durable: a crash after this point does not pay for that call again. Works from a
-        step's worker thread too (a sync step running its own event loop)."""
+    async def record(self, cls: type[Event], **fields: Any) -> None:
+        """Record a ``cls`` event of this step (a ``ModelCalled``, ``ToolCalled``) now and
+        return once it is durable: a crash after this point does not pay for that call
+        again. Works from a step's worker thread too (a sync step running its own event
+        loop): the event is made and recorded on the run's loop."""
         aio = self.loop._aio
         if _running_loop() is aio:
-            await self._record_here(event)
+            await self._record_here(cls, fields)
         else:
-            future = asyncio.run_coroutine_threadsafe(self._record_here(event), aio)
+            future = asyncio.run_coroutine_threadsafe(self._record_here(cls, fields), aio)
             await asyncio.wrap_future(future)
 
-    async def _record_here(self, event: Event) -> None:
-        self.loop.record(event)
+    async def _record_here(self, cls: type[Event], fields: dict[str, Any]) -> None:
+        self.loop.record(self.loop.new(cls, step=self.step, invocation=self.invocation, **fields))
         await self.loop.flush()
 
     def notify(self, event: Event) -> None:
@@ -86,10 +87,6 @@ class StepContext:
                 listener(event)
             else:
                 aio.call_soon_threadsafe(listener, event)
-
-    def new_event(self, cls: type[Event], **fields: Any) -> Event:
-        """An event of this run from this step, numbered next in its log."""
-        return self.loop.new(cls, step=self.step, invocation=self.invocation, **fields)
 
     async def ask(
         self,

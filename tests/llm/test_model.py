@@ -1,0 +1,202 @@
+"""``Model`` with a scripted provider: calls, recording in runs, structured output with
+repairs, retries, streaming, limits — exact and fast."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from plait import Flow, ModelError, ModelOutputError, StepError, start
+from plait.llm import Limits, Model, ProviderFailure, Response, ScriptedProvider, Usage, cost
+from plait.runtime import ModelCalled, TokenStreamed
+
+
+def scripted(*script: Any, **options: Any) -> Model:
+    return Model("test-model", provider=ScriptedProvider(script, **options))
+
+
+def test_complete_outside_a_run() -> None:
+    model = scripted("hello there")
+    response = asyncio.run(model.complete("Say hello", system="Be brief."))
+    assert response.text == "hello there"
+    assert (response.provider, response.model) == ("scripted", "test-model")
+    request = model.provider.requests[0]  # type: ignore[attr-defined]
+    assert [m.role for m in request.messages] == ["system", "user"]
+    assert response.usage.output_tokens == 2
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+def test_structured_output_is_validated_and_repaired() -> None:
+    model = scripted('{"name": "Ada"}', '```json\n{"name": "Ada", "age": 36}\n```')
+    person = asyncio.run(model.structured("Who?", Person))
+    assert person == Person(name="Ada", age=36)
+    repair = model.provider.requests[1].messages[-1].content  # type: ignore[attr-defined]
+    assert "age: Field required" in repair and '"required"' in repair
+    assert model.provider.requests[0].json_schema["title"] == "Person"  # type: ignore[attr-defined]
+
+
+def test_structured_output_that_never_fits_fails_clearly() -> None:
+    model = scripted("not json", "still not", "nope")
+    with pytest.raises(ModelOutputError, match=r"did not fit Person after 2 repair tries") as info:
+        asyncio.run(model.structured("Who?", Person))
+    assert (info.value.provider, info.value.model) == ("scripted", "test-model")
+
+
+def test_retryable_failures_are_retried_then_given_up() -> None:
+    model = scripted(ProviderFailure("429 slow down", retryable=True, retry_after=0.01), "ok")
+    assert asyncio.run(model.complete("hi")).text == "ok"
+    failing = scripted(*[ProviderFailure("503", retryable=True, retry_after=0.0)] * 3)
+    failing.retries = 2
+    with pytest.raises(ModelError, match="failed after 3 tries: 503"):
+        asyncio.run(failing.complete("hi"))
+    fatal = scripted(ProviderFailure("401 bad key"), "never")
+    with pytest.raises(ModelError, match="failed: 401 bad key"):
+        asyncio.run(fatal.complete("hi"))
+    assert len(fatal.provider.requests) == 1  # type: ignore[attr-defined]
+
+
+def test_retry_after_is_honoured() -> None:
+    model = scripted(ProviderFailure("429", retryable=True, retry_after=0.2), "ok")
+    t0 = time.perf_counter()
+    asyncio.run(model.complete("hi"))
+    assert time.perf_counter() - t0 >= 0.2
+
+
+def test_unknown_and_unconfigured_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelError, match="unknown provider 'gpt'"):
+        Model("gpt:4")
+    with pytest.raises(ModelError, match="name it provider:model"):
+        Model("gpt-4o")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ModelError, match="need OPENAI_API_KEY, or OPENAI_BASE_URL"):
+        Model("openai:gpt-4o-mini")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ModelError, match="need ANTHROPIC_API_KEY"):
+        Model("anthropic:claude-3-5-haiku-latest")
+
+
+def test_calls_in_a_step_are_recorded_with_tokens_and_cost() -> None:
+    model = scripted(Response(text="a", usage=Usage(input_tokens=10, output_tokens=5)), "b")
+
+    class Two(Flow):
+        @start()
+        async def ask_twice(self) -> str:
+            first = await model.complete("one")
+            second = await model.complete("two")
+            return first.text + second.text
+
+    flow = Two()
+    assert flow.kickoff() == "ab"
+    calls = [e for e in flow.events if isinstance(e, ModelCalled)]
+    assert [c.index for c in calls] == [1, 2]
+    assert (calls[0].input_tokens, calls[0].output_tokens, calls[0].cost) == (10, 5, 0.0)
+    assert calls[0].step == "ask_twice" and calls[0].latency >= 0
+    assert isinstance(calls[0].response, Response)
+
+
+def test_a_resumed_step_does_not_pay_for_recorded_calls_again(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/runs.db"
+    provider = ScriptedProvider(["first answer", "second answer", "third answer"])
+    model = Model("m", provider=provider)
+    crash = {"on": True}
+
+    class Costly(Flow):
+        @start()
+        async def work(self) -> str:
+            a = await model.complete("1")
+            b = await model.complete("2")
+            if crash["on"]:
+                raise RuntimeError("the process dies here")
+            c = await model.complete("3")
+            return " | ".join([a.text, b.text, c.text, str(a.replayed)])
+
+    flow = Costly()
+    with pytest.raises(StepError):
+        flow.kickoff(store=url)
+    assert len(provider.requests) == 2
+    crash["on"] = False
+    assert Costly().resume(flow.run_id, store=url) == (
+        "first answer | second answer | third answer | True"
+    )
+    assert len(provider.requests) == 3  # only the third call was paid for
+
+
+def test_a_retry_calls_the_model_afresh() -> None:
+    provider = ScriptedProvider(["bad", "good"])
+    model = Model("m", provider=provider)
+
+    class Retry(Flow):
+        @start(retry=2)
+        async def work(self) -> str:
+            answer = (await model.complete("x")).text
+            if answer == "bad":
+                raise ValueError("bad answer")
+            return answer
+
+    assert Retry().kickoff() == "good"
+    assert len(provider.requests) == 2
+
+
+def test_streaming_reaches_listeners_but_not_the_log() -> None:
+    model = scripted("one two three")
+
+    class Streams(Flow):
+        @start()
+        async def talk(self) -> str:
+            return (await model.complete("go", stream=True)).text
+
+    flow = Streams()
+    heard: list[Any] = []
+    flow.subscribe(heard.append)
+    assert flow.kickoff() == "one two three"
+    pieces = [e.text for e in heard if isinstance(e, TokenStreamed)]
+    assert "".join(pieces) == "one two three" and len(pieces) == 3
+    assert not any(isinstance(e, TokenStreamed) for e in flow.events)
+
+
+def test_stream_outside_a_run_yields_pieces() -> None:
+    model = scripted("a b")
+
+    async def collect() -> list[str]:
+        return [piece async for piece in model.stream("go")]
+
+    assert asyncio.run(collect()) == ["a", " b"]
+
+
+def test_concurrency_limit_holds() -> None:
+    limits = Limits(concurrency=2)
+    provider = ScriptedProvider(["x"], repeat_last=True, delay=0.02)
+    model = Model("m", provider=provider, limits=limits)
+    inflight = {"now": 0, "max": 0}
+    original = provider.complete
+
+    async def watched(name: str, request: Any) -> Response:
+        inflight["now"] += 1
+        inflight["max"] = max(inflight["max"], inflight["now"])
+        try:
+            return await original(name, request)
+        finally:
+            inflight["now"] -= 1
+
+    provider.complete = watched  # type: ignore[method-assign]
+
+    async def many() -> None:
+        await asyncio.gather(*(model.complete(str(i)) for i in range(8)))
+
+    asyncio.run(many())
+    assert inflight["max"] == 2
+
+
+def test_price_table() -> None:
+    assert cost("openai", "gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert cost("local", "smollm2", 10, 10) == 0.0
+    assert cost("openai", "no-such-model", 10, 10) is None
