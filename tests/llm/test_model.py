@@ -200,3 +200,21 @@ def test_price_table() -> None:
     assert cost("openai", "gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
     assert cost("local", "smollm2", 10, 10) == 0.0
     assert cost("openai", "no-such-model", 10, 10) is None
+
+
+def test_the_response_cache_reuses_identical_requests_across_runs(tmp_path: Any) -> None:
+    provider = ScriptedProvider(["fresh answer", "another"])
+    model = Model("m", provider=provider, cache=3600)
+
+    class Cached(Flow):
+        @start()
+        async def ask(self) -> str:
+            return (await model.complete("the same question")).text
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    first, second = Cached(), Cached()
+    assert first.kickoff(store=url) == second.kickoff(store=url) == "fresh answer"
+    assert len(provider.requests) == 1
+    (hit,) = [e for e in second.events if isinstance(e, ModelCalled)]
+    assert hit.cached and hit.cost == 0.0
+    assert not next(e for e in first.events if isinstance(e, ModelCalled)).cached

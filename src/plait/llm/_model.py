@@ -10,6 +10,7 @@ cost. A resumed step gets a recorded call's response back instead of calling aga
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import re
@@ -64,7 +65,9 @@ class Model:
     """A model of a provider. ``spec`` is ``"provider:model"`` (``openai:gpt-4o-mini``,
     ``anthropic:claude-3-5-haiku-latest``, ``litellm:…``, ``local:smollm2``); None means
     ``PLAIT_MODEL``, else the offline local model. ``provider=`` passes a provider object
-    instead (a :class:`ScriptedProvider` in tests)."""
+    instead (a :class:`ScriptedProvider` in tests). ``cache=True`` (or a ttl in seconds)
+    reuses the response to an identical request made before, from the run's store (the
+    step cache's storage): inside steps, with a store that outlives the run."""
 
     def __init__(
         self,
@@ -76,6 +79,7 @@ class Model:
         timeout: float | None = 120.0,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        cache: bool | float = False,
     ) -> None:
         if provider is not None:
             self.provider, self.name = provider, spec or "model"
@@ -86,6 +90,7 @@ class Model:
         self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.cache = cache
 
     @property
     def spec(self) -> str:
@@ -136,10 +141,21 @@ class Model:
                 replayed = Response.model_validate(prior.response)
                 return replayed.model_copy(update={"replayed": True})
         t0 = time.perf_counter()
-        response = await self._with_retries(request, ctx, stream)
+        key = self._cache_key(request) if ctx is not None and self.cache else None
+        store = ctx.loop.store if ctx is not None else None
+        entry = await store.cache_get(key) if key is not None and store is not None else None
+        cached = entry is not None
+        if entry is not None:
+            response = Response.model_validate(entry.value)
+        else:
+            response = await self._with_retries(request, ctx, stream)
+            if key is not None and store is not None:
+                ttl = None if self.cache is True else float(self.cache)
+                await store.cache_put(key, response.model_dump(), ttl=ttl)
         latency = time.perf_counter() - t0
         if ctx is not None:
             usage = response.usage
+            price = cost(self.provider.name, self.name, usage.input_tokens, usage.output_tokens)
             await ctx.record(
                 ModelCalled,
                 index=index,
@@ -149,9 +165,14 @@ class Model:
                 latency=latency,
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
-                cost=cost(self.provider.name, self.name, usage.input_tokens, usage.output_tokens),
+                cost=0.0 if cached else price,
+                cached=cached,
             )
         return response
+
+    def _cache_key(self, request: Request) -> str:
+        text = json.dumps([self.spec, request.model_dump(mode="json")], sort_keys=True)
+        return f"plait:model:{hashlib.sha256(text.encode()).hexdigest()}"
 
     async def structured(
         self,

@@ -130,6 +130,8 @@ class ModelCalled(Event):
     output_tokens: int = 0
     cost: float | None = None
     """In the price table's currency (USD by default); None when the model has no price."""
+    cached: bool = False
+    """The response came from the model response cache (no call was made; cost 0)."""
 
 
 @dataclass(slots=True, kw_only=True)
