@@ -405,7 +405,7 @@ def w9o() -> Rep:
     return w9o_baseline()
 
 
-def w9a() -> Rep:
-    from benchmarks._llm import w9a_baseline
+def w9h() -> Rep:
+    from benchmarks._llm import w9h_baseline
 
-    return w9a_baseline()
+    return w9h_baseline()

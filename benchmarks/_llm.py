@@ -3,8 +3,9 @@
 ``W9``: 200 agents each make one model call at once, against a local OpenAI-compatible
 server (a subprocess) that answers every request after 50 ms: the ideal is 0.05 s. The
 baseline makes the same 200 calls with the bare ``openai`` client.
-``W9a``: W9 with the SDK's aiohttp transport (``transport="aiohttp"``) on both sides:
-with 200 calls at once, httpx's client time dominates W9.
+Both use the SDK's aiohttp transport (plait's default with ``openai[aiohttp]``).
+``W9h``: the same with the SDK's default httpx client on both sides, whose own client
+time dominates with 200 calls at once.
 ``W9o``: plait's own cost per model call, the model's time excluded: an agent's one-call
 run inside a flow step (recorded in the run) against a scripted model that answers at
 once. The baseline is the scripted model's call alone.
@@ -89,6 +90,8 @@ def fake_openai_server(delay: float = DELAY) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _server_rep(run_calls: Any) -> Rep:
@@ -126,11 +129,11 @@ def _w9_plait(transport: str) -> Rep:
 
 
 def w9_plait() -> Rep:
+    return _w9_plait("aiohttp")  # the default when openai[aiohttp] is installed
+
+
+def w9h_plait() -> Rep:
     return _w9_plait("httpx")
-
-
-def w9a_plait() -> Rep:
-    return _w9_plait("aiohttp")
 
 
 def _w9_baseline(aiohttp: bool) -> Rep:
@@ -159,11 +162,11 @@ def _w9_baseline(aiohttp: bool) -> Rep:
 
 
 def w9_baseline() -> Rep:
-    return _w9_baseline(aiohttp=False)
-
-
-def w9a_baseline() -> Rep:
     return _w9_baseline(aiohttp=True)
+
+
+def w9h_baseline() -> Rep:
+    return _w9_baseline(aiohttp=False)
 
 
 def w9o_plait() -> Rep:
@@ -214,8 +217,8 @@ __all__ = [
     "fake_openai_server",
     "w9_baseline",
     "w9_plait",
-    "w9a_baseline",
-    "w9a_plait",
+    "w9h_baseline",
+    "w9h_plait",
     "w9o_baseline",
     "w9o_plait",
 ]

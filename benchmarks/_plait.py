@@ -478,7 +478,7 @@ def w9o() -> Rep:
     return w9o_plait()
 
 
-def w9a() -> Rep:
-    from benchmarks._llm import w9a_plait
+def w9h() -> Rep:
+    from benchmarks._llm import w9h_plait
 
-    return w9a_plait()
+    return w9h_plait()

@@ -101,11 +101,12 @@ SPECS: tuple[Spec, ...] = (
         func="w9",
     ),
     Spec(
-        "W9a",
-        "W9 with the openai SDK's aiohttp transport (plait and baseline)",
+        "W9h",
+        "W9 with the openai SDK's default httpx client (plait and baseline)",
         "s",
-        ("<=", 0.3),
-        func="w9a",
+        None,
+        func="w9h",
+        informational=True,
     ),
     Spec(
         "W9o",

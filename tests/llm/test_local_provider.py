@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import json
+import os
 from pathlib import Path
 from typing import Any
 

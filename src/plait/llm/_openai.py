@@ -13,16 +13,18 @@ and the provider remembers it for the model. ``stream_options`` (usage at the en
 stream) is dropped the same way where a server refuses it.
 
 One SDK client per event loop (a client's connections belong to the loop that opened
-them, and each blocking ``kickoff()`` runs its own loop). ``transport="aiohttp"`` (or
-``PLAIT_OPENAI_TRANSPORT=aiohttp``, with ``pip install 'openai[aiohttp]'``) uses the
-SDK's aiohttp client instead of httpx: about 7× less client time per request under many
-concurrent calls (W9 in benchmarks/RESULTS.md). Close the provider (``await
-provider.close()``) in the loop that used it when you use aiohttp.
+them, and each blocking ``kickoff()`` runs its own loop). The transport is the SDK's
+aiohttp client when ``openai[aiohttp]`` is installed (plait's ``openai`` extra installs
+it): about 6× less client time per request than httpx under many concurrent calls (W9
+and W9h in benchmarks/RESULTS.md). ``transport="httpx"`` or
+``PLAIT_OPENAI_TRANSPORT=httpx`` chooses httpx. An aiohttp client is closed when its
+event loop shuts down (the end of ``asyncio.run``), or by ``await provider.close()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import weakref
 from collections.abc import AsyncIterator
@@ -43,6 +45,23 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def _default_transport() -> str:
+    """aiohttp when ``openai[aiohttp]`` is installed (much less client time per call under
+    load), else the SDK's default httpx."""
+    return "aiohttp" if importlib.util.find_spec("httpx_aiohttp") is not None else "httpx"
+
+
+async def _close_at_shutdown(client: Any) -> AsyncIterator[None]:
+    """Closes ``client`` when its event loop shuts its async generators down (the end of
+    ``asyncio.run``), so an aiohttp session never outlives its loop."""
+    try:
+        yield
+    finally:
+        await client.close()
+
+
 PLACEHOLDER_KEY = "not-needed"
 
 
@@ -67,12 +86,18 @@ class OpenAIProvider:
             key = PLACEHOLDER_KEY
         self._api_key = key
         self._timeout = timeout
-        self.transport = transport or os.environ.get("PLAIT_OPENAI_TRANSPORT") or "httpx"
+        self.transport = (
+            transport or os.environ.get("PLAIT_OPENAI_TRANSPORT") or _default_transport()
+        )
         if self.transport not in ("httpx", "aiohttp"):
             raise ProviderFailure(
                 f"openai transport {self.transport!r}: use 'httpx' (the default) or 'aiohttp'"
             )
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._starting: set[asyncio.Future[None]] = set()
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
             weakref.WeakKeyDictionary()
         )
         self._unsupported: set[tuple[str, str]] = set()
@@ -140,6 +165,11 @@ class OpenAIProvider:
                 max_retries=0,
                 http_client=http_client,
             )
+            if http_client is not None:
+                self._closers[loop] = closer = _close_at_shutdown(client)
+                started = asyncio.ensure_future(anext(closer))
+                self._starting.add(started)
+                started.add_done_callback(self._starting.discard)
         return client
 
     async def _create(self, model: str, request: Request, *, stream: bool) -> Any:

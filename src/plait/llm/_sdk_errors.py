@@ -87,11 +87,13 @@ def connection_failure(
     provider: str, model: str, base_url: str, exc: BaseException, *, timed_out: bool
 ) -> ProviderFailure:
     """The (retryable) failure for a call that never got an HTTP answer."""
+    cause = str(exc.__cause__ or exc) or type(exc).__name__
+    if "Cannot connect" in cause or "Connect call failed" in cause:
+        timed_out = False  # aiohttp's transport reports a refused connection as a timeout
     if timed_out:
         what = f"{provider} model {model!r} at {base_url} timed out"
     else:
         what = f"cannot reach {provider} at {base_url} (model {model!r})"
-    cause = str(exc.__cause__ or exc) or type(exc).__name__
     return ProviderFailure(f"{what}: {cause}", retryable=True)
 
 
