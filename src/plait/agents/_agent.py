@@ -17,7 +17,16 @@ from typing import Any, Literal
 
 from plait.core import AgentError, DefinitionError, MaxIterationsError, ToolError
 from plait.define import current_step
-from plait.llm import Message, Model, Response, Tool, ToolCall, Usage, json_text
+from plait.llm import (
+    Message,
+    Model,
+    Response,
+    Tool,
+    ToolCall,
+    Usage,
+    json_text,
+    tool_fingerprint,
+)
 from plait.runtime import StepContext, ToolCalled
 
 
@@ -262,9 +271,15 @@ class Agent:
 async def _record_unknown(call: ToolCall, message: str) -> None:
     ctx = current_step.get()
     if isinstance(ctx, StepContext):
-        index, _ = ctx.next_call("tool")
+        fingerprint = tool_fingerprint(call.name, call.arguments)
+        index, _ = ctx.next_call("tool", fingerprint)
         await ctx.record(
-            ToolCalled, index=index, tool=call.name, arguments=call.arguments, error=message
+            ToolCalled,
+            index=index,
+            tool=call.name,
+            arguments=call.arguments,
+            error=message,
+            fingerprint=fingerprint,
         )
 
 

@@ -188,7 +188,9 @@ class Crew:
                 llm=manager_llm if manager_llm is not None else self.agents[0]._llm,
                 max_iterations=max(4, len(self.agents) + 2),
             )
-            self.manager.tools = [*self.manager.tools, self._delegate_tool()]
+            delegate = self._delegate_tool()  # this crew's: a shared manager gets no second
+            self.manager.tools = [t for t in self.manager.tools if t.name != delegate.name]
+            self.manager.tools.append(delegate)
 
     def _delegate_tool(self) -> Tool:
         coworkers = {a.role: a for a in self.agents}

@@ -10,7 +10,7 @@ from plait.llm._prices import cost, set_prices
 from plait.llm._provider import Provider, ProviderFailure
 from plait.llm._registry import DEFAULT_MODEL, configure, default_spec, resolve
 from plait.llm._scripted import ScriptedProvider
-from plait.llm._tools import Tool, tool
+from plait.llm._tools import Tool, tool, tool_fingerprint
 from plait.llm._usage import RunUsage, StepUsage, usage
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "resolve",
     "set_prices",
     "tool",
+    "tool_fingerprint",
     "usage",
 ]

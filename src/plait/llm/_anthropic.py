@@ -12,8 +12,10 @@ The key and base URL come from the arguments or ``ANTHROPIC_API_KEY`` and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +53,10 @@ class AnthropicProvider:
             key = _PLACEHOLDER_KEY
         self._api_key = key
         self._timeout = timeout
-        self._client: AsyncAnthropic | None = None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncAnthropic] = (
+            weakref.WeakKeyDictionary()
+        )
+        """One client per event loop: its connections belong to the loop that opened them."""
 
     @property
     def where(self) -> str:
@@ -84,26 +89,29 @@ class AnthropicProvider:
         yield self._response(message, model, request)
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        """Close this event loop's client."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
             await client.close()
 
     # ------------------------------------------------------------------ internals
 
     def _get_client(self, model: str) -> AsyncAnthropic:
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
             if self._api_key is None:
                 raise ProviderFailure(
                     f"no API key for anthropic model {model!r}: set ANTHROPIC_API_KEY "
                     "(or ANTHROPIC_BASE_URL for a server that needs none)"
                 )
-            self._client = self._sdk.AsyncAnthropic(
+            client = self._clients[loop] = self._sdk.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 timeout=self._timeout,
                 max_retries=0,
             )
-        return self._client
+        return client
 
     def _response(self, message: Any, model: str, request: Request) -> Response:
         texts: list[str] = []

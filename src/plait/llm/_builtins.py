@@ -42,15 +42,45 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
+MAX_BITS = 4096
+"""The largest integer the calculator builds (about 1,200 digits): bigger arithmetic holds
+the interpreter for minutes, and no timeout can stop it."""
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, complex):
+        raise ValueError("the result is not a real number")
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise ValueError(f"a number larger than {MAX_BITS} bits")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("the result is not a finite number")
+    return value
+
+
+def _too_big(op: ast.operator, left: Any, right: Any) -> bool:
+    """Whether ``left op right`` would build an integer past MAX_BITS (checked first)."""
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return False
+    if isinstance(op, ast.Pow):
+        return right > 0 and max(left.bit_length(), 1) * right > MAX_BITS
+    if isinstance(op, ast.Mult):
+        return left.bit_length() + right.bit_length() > MAX_BITS
+    return False
+
+
 def _evaluate(node: ast.AST) -> Any:
+    return _checked(_evaluate_node(node))
+
+
+def _evaluate_node(node: ast.AST) -> Any:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 1000:
-            raise ValueError("exponent too large")
+        if _too_big(node.op, left, right) or (isinstance(node.op, ast.Pow) and abs(right) > 10_000):
+            raise ValueError(f"a number larger than {MAX_BITS} bits")
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_evaluate(node.operand))
@@ -115,10 +145,17 @@ def http_get(allow: Iterable[str], *, timeout: float = 10.0, max_bytes: int = 20
             )
         import httpx
 
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.get(url)
-        text = response.text[:max_bytes]
-        return f"HTTP {response.status_code}\n{text}"
+        body = bytearray()
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk[: max_bytes - len(body)])
+                if len(body) >= max_bytes:
+                    break
+            status, encoding = response.status_code, response.encoding or "utf-8"
+        return f"HTTP {status}\n{body.decode(encoding, errors='replace')}"
 
     return Tool(fetch, name="http_get", timeout=timeout + 1)
 
@@ -142,6 +179,7 @@ def read_file(root: str | Path, *, max_bytes: int = 200_000) -> Tool:
             )
         if not target.is_file():
             raise ToolError(f"no file {path!r} in {base}", tool="read_file")
-        return target.read_bytes()[:max_bytes].decode("utf-8", errors="replace")
+        with target.open("rb") as f:
+            return f.read(max_bytes).decode("utf-8", errors="replace")
 
     return Tool(read, name="read_file", timeout=10.0)

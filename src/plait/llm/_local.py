@@ -294,7 +294,7 @@ def _kwargs(request: Request, plan: CallPlan) -> dict[str, Any]:
 def _guard(model: str, call: Callable[[], _T]) -> _T:
     try:
         return call()
-    except ValueError as exc:  # e.g. the prompt does not fit the context window
+    except (ValueError, RuntimeError) as exc:  # the prompt does not fit; llama_decode failed
         raise ProviderFailure(f"llama.cpp rejected the call to local:{model}: {exc}") from exc
 
 

@@ -34,6 +34,9 @@ T = TypeVar("T")
 Prompt = str | Message | Sequence[Message | dict[str, Any]]
 """A user message's text, one message, or a conversation."""
 
+MAX_RETRY_AFTER = 120.0
+"""The longest Retry-After plait waits for before a retry; longer fails the call."""
+
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
@@ -91,6 +94,7 @@ class Model:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.cache = cache
+        cost(self.provider.name, self.name, 0, 0)  # a bad PLAIT_PRICES fails here, not after a call
 
     @property
     def spec(self) -> str:
@@ -131,17 +135,15 @@ class Model:
     async def call(self, request: Request, *, stream: bool = False) -> Response:
         """Send ``request``: recorded in the run when called from a step."""
         ctx = _step()
-        index = 0
+        index, fingerprint = 0, ""
         if ctx is not None:
-            index, prior = ctx.next_call("model")
-            if isinstance(prior, ModelCalled) and (prior.provider, prior.model) == (
-                self.provider.name,
-                self.name,
-            ):
+            fingerprint = self._fingerprint(request)
+            index, prior = ctx.next_call("model", fingerprint)
+            if isinstance(prior, ModelCalled):
                 replayed = Response.model_validate(prior.response)
                 return replayed.model_copy(update={"replayed": True})
         t0 = time.perf_counter()
-        key = self._cache_key(request) if ctx is not None and self.cache else None
+        key = f"plait:model:{fingerprint}" if ctx is not None and self.cache else None
         store = ctx.loop.store if ctx is not None else None
         entry = await store.cache_get(key) if key is not None and store is not None else None
         cached = entry is not None
@@ -167,12 +169,14 @@ class Model:
                 output_tokens=usage.output_tokens,
                 cost=0.0 if cached else price,
                 cached=cached,
+                fingerprint=fingerprint,
             )
         return response
 
-    def _cache_key(self, request: Request) -> str:
-        text = json.dumps([self.spec, request.model_dump(mode="json")], sort_keys=True)
-        return f"plait:model:{hashlib.sha256(text.encode()).hexdigest()}"
+    def _fingerprint(self, request: Request) -> str:
+        """A hash of this model and the request: the same call gets the same one."""
+        text = self.spec + "\n" + request.model_dump_json()
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     async def structured(
         self,
@@ -257,6 +261,12 @@ class Model:
                 if not exc.retryable or attempt > self.retries:
                     raise self._error(str(exc), attempt) from exc
                 wait = exc.retry_after
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    raise self._error(
+                        f"{exc}; the server asks to wait {wait:g} s, more than plait waits "
+                        f"({MAX_RETRY_AFTER:g} s): try later",
+                        attempt,
+                    ) from exc
             except TimeoutError as exc:
                 if attempt > self.retries:
                     raise self._error(f"no answer within {self.timeout:g} s", attempt) from exc

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from plait.core import require_extra
+from plait.core import ModelError, require_extra
 from plait.llm._messages import Request, Response
 from plait.llm._openai_format import (
     ChunkAccumulator,
@@ -90,8 +90,10 @@ class OpenAIProvider:
             transport or os.environ.get("PLAIT_OPENAI_TRANSPORT") or _default_transport()
         )
         if self.transport not in ("httpx", "aiohttp"):
-            raise ProviderFailure(
-                f"openai transport {self.transport!r}: use 'httpx' (the default) or 'aiohttp'"
+            raise ModelError(
+                f"openai transport {self.transport!r} (PLAIT_OPENAI_TRANSPORT): use 'aiohttp' "
+                "(the default when openai[aiohttp] is installed) or 'httpx'",
+                provider="openai",
             )
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
             weakref.WeakKeyDictionary()

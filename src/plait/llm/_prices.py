@@ -31,22 +31,32 @@ def set_prices(prices: dict[str, tuple[float, float]]) -> None:
     """Add or replace prices: ``{"model": (usd_per_million_input, usd_per_million_output)}``.
     A key may be ``"provider:model"`` to price one provider's model only."""
     for name, pair in prices.items():
-        if len(pair) != 2 or any(not isinstance(p, int | float) or p < 0 for p in pair):
+        if (
+            not isinstance(pair, tuple | list)
+            or len(pair) != 2
+            or any(not isinstance(p, int | float) or p < 0 for p in pair)
+        ):
             raise PlaitError(f"price of {name!r} must be (input, output) USD per 1M tokens")
         _PRICES[name] = (float(pair[0]), float(pair[1]))
 
 
 def _load_env() -> None:
     global _loaded_env
-    _loaded_env = True
     path = os.environ.get("PLAIT_PRICES")
-    if not path:
-        return
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise PlaitError(f"PLAIT_PRICES={path!r}: cannot read a JSON price table ({exc})") from None
-    set_prices({k: (v[0], v[1]) for k, v in data.items()})
+    if path:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise PlaitError(
+                f"PLAIT_PRICES={path!r}: cannot read a JSON price table ({exc})"
+            ) from None
+        shape = 'a JSON object {"model": [usd_per_million_input, usd_per_million_output]}'
+        if not isinstance(data, dict) or not all(
+            isinstance(v, list) and len(v) == 2 for v in data.values()
+        ):
+            raise PlaitError(f"PLAIT_PRICES={path!r} must hold {shape}")
+        set_prices({k: (v[0], v[1]) for k, v in data.items()})
+    _loaded_env = True
 
 
 def cost(provider: str, model: str, input_tokens: int, output_tokens: int) -> float | None:

@@ -124,6 +124,8 @@ def configure(
     """Limit calls to ``provider`` (``"openai"``...): at most ``concurrency`` at once,
     ``rpm`` requests and ``tpm`` tokens per minute, for every model of it."""
     the_provider, _ = resolve(f"{provider}:_")
-    limits = Limits(concurrency=concurrency, rpm=rpm, tpm=tpm)
-    _limits[id(the_provider)] = limits
+    Limits(concurrency=concurrency, rpm=rpm, tpm=tpm)  # checks the values
+    limits = limits_for(the_provider)  # changed in place: models made before see it too
+    limits.concurrency, limits.rpm, limits.tpm = concurrency, rpm, tpm
+    limits._slots = None
     return limits

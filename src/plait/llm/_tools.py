@@ -10,10 +10,12 @@ back instead of running the tool again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
@@ -76,7 +78,12 @@ class Tool:
 
     def _arguments_model(self, described: dict[str, str]) -> type[BaseModel]:
         fields: dict[str, Any] = {}
-        hints = inspect.get_annotations(self.fn, eval_str=True)
+        try:
+            hints = inspect.get_annotations(self.fn, eval_str=True)
+        except Exception as exc:
+            raise DefinitionError(
+                f"tool {self.name!r}: its type annotations cannot be read ({exc})"
+            ) from None
         for param in inspect.signature(self.fn).parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise DefinitionError(
@@ -89,9 +96,23 @@ class Tool:
                 annotation,
                 FieldInfo(default=default, description=described.get(param.name)),
             )
-        return create_model(
-            f"{self.name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        reserved = [n for n in fields if n.startswith("_") or n.startswith("model_")]
+        if reserved:
+            raise DefinitionError(
+                f"tool {self.name!r}: parameter names may not start with _ or model_ "
+                f"({', '.join(reserved)}); rename them"
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # names that shadow BaseModel attributes
+                model: type[BaseModel] = create_model(
+                    f"{self.name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+                )
+        except Exception as exc:
+            raise DefinitionError(
+                f"tool {self.name!r}: its parameters cannot be described as JSON ({exc})"
+            ) from None
+        return model
 
     @property
     def spec(self) -> ToolSpec:
@@ -127,10 +148,11 @@ class Tool:
         the call is recorded (and a resumed step gets the recorded result back)."""
         ctx = current_step.get()
         step = ctx if isinstance(ctx, StepContext) else None
-        index = 0
+        index, fingerprint = 0, ""
         if step is not None:
-            index, prior = step.next_call("tool")
-            if isinstance(prior, ToolCalled) and prior.tool == self.name:
+            fingerprint = tool_fingerprint(self.name, arguments)
+            index, prior = step.next_call("tool", fingerprint)
+            if isinstance(prior, ToolCalled):
                 if prior.error:
                     raise ToolError(prior.error, tool=self.name)
                 return prior.output
@@ -139,16 +161,17 @@ class Tool:
             output = await self._run(self.validate(arguments))
         except ToolError as exc:
             if step is not None:
-                await self._record(step, index, arguments, None, str(exc), t0)
+                await self._record(step, index, fingerprint, arguments, None, str(exc), t0)
             raise
         if step is not None:
-            await self._record(step, index, arguments, output, "", t0)
+            await self._record(step, index, fingerprint, arguments, output, "", t0)
         return output
 
     async def _record(
         self,
         step: StepContext,
         index: int,
+        fingerprint: str,
         arguments: Mapping[str, Any],
         output: Any,
         error: str,
@@ -162,6 +185,7 @@ class Tool:
             output=_jsonable(output),
             error=error,
             latency=time.perf_counter() - t0,
+            fingerprint=fingerprint,
         )
 
     async def _run(self, kwargs: dict[str, Any]) -> Any:
@@ -180,6 +204,12 @@ class Tool:
             raise ToolError(
                 f"tool {self.name!r} failed: {type(exc).__name__}: {exc}", tool=self.name
             ) from exc
+
+
+def tool_fingerprint(name: str, arguments: Any) -> str:
+    """A hash of a tool call: its tool's name and arguments."""
+    text = json.dumps([name, _jsonable(arguments)], sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,6 +16,28 @@ if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
 
 
+class _Replays:
+    """The calls of one kind that a step recorded before this attempt, by fingerprint,
+    and the next free number for calls it makes now."""
+
+    __slots__ = ("by_print", "next")
+
+    def __init__(self, recorded: dict[int, Event]) -> None:
+        self.by_print: dict[str, list[Event]] = {}
+        for index in sorted(recorded):
+            event = recorded[index]
+            self.by_print.setdefault(str(getattr(event, "fingerprint", "")), []).append(event)
+        self.next = max(recorded, default=0)
+
+    def take(self, fingerprint: str) -> tuple[int, Event | None]:
+        found = self.by_print.get(fingerprint)
+        if found:
+            event = found.pop(0)
+            return int(getattr(event, "index", 0)), event
+        self.next += 1
+        return self.next, None
+
+
 @dataclass(slots=True)
 class StepContext:
     """The running step: its run, name, invocation (1 for the first call) and attempt."""
@@ -30,8 +52,8 @@ class StepContext:
     """How many ``map`` calls this attempt has made (their items are recorded apart)."""
     asks: int = 0
     """How many ``ask`` calls this attempt has made (each answer is recorded apart)."""
-    effects: dict[str, int] | None = None
-    """How many model and tool calls this attempt has made, by kind."""
+    replays: dict[str, _Replays] | None = None
+    """This attempt's model and tool calls by kind: numbering, and what to replay."""
 
     @property
     def state(self) -> Any:
@@ -54,14 +76,19 @@ class StepContext:
         """
         return await self.loop.map(self, fn, items, concurrency)
 
-    def next_call(self, kind: str) -> tuple[int, Event | None]:
-        """Number this attempt's next ``kind`` call ("model", "tool"); return the number
-        and the event recorded for it by an earlier run of this step (a resume), if any."""
-        counts = self.effects
-        if counts is None:
-            counts = self.effects = {}
-        index = counts[kind] = counts.get(kind, 0) + 1
-        return index, self.loop.view.effects.get((self.step, self.invocation, kind, index))
+    def next_call(self, kind: str, fingerprint: str) -> tuple[int, Event | None]:
+        """Number this attempt's next ``kind`` call ("model", "tool") and find the event
+        an earlier run of this step (a resume) recorded for the same call: the first not
+        yet reused whose ``fingerprint`` (a hash of the request) matches, so calls made
+        concurrently get their own answers back whatever order they come in."""
+        replays = self.replays
+        if replays is None:
+            replays = self.replays = {}
+        pending = replays.get(kind)
+        if pending is None:
+            recorded = self.loop.view.effects.get((self.step, self.invocation, kind), {})
+            pending = replays[kind] = _Replays(recorded)
+        return pending.take(fingerprint)
 
     async def record(self, cls: type[Event], **fields: Any) -> None:
         """Record a ``cls`` event of this step (a ``ModelCalled``, ``ToolCalled``) now and

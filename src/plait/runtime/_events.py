@@ -132,6 +132,8 @@ class ModelCalled(Event):
     """In the price table's currency (USD by default); None when the model has no price."""
     cached: bool = False
     """The response came from the model response cache (no call was made; cost 0)."""
+    fingerprint: str = ""
+    """A hash of the request, so a resumed step gets each call's own response back."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -146,6 +148,8 @@ class ToolCalled(Event):
     output: Any = None
     error: str = ""
     latency: float = 0.0
+    fingerprint: str = ""
+    """A hash of the tool's name and arguments (see ``ModelCalled.fingerprint``)."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -152,7 +152,7 @@ class Stepping(Recorder):
                     attempt += 1
                     ctx.attempt = attempt
                     ctx.maps = ctx.asks = 0
-                    ctx.effects = None
+                    ctx.replays = None
                     self.record(
                         self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)
                     )

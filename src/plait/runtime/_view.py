@@ -77,8 +77,8 @@ class RunView:
     """Unanswered requests by (step, invocation, key)."""
     answers: dict[tuple[str, int, int], InputReceived] = field(default_factory=dict)
     """Answers by (step, invocation, key)."""
-    effects: dict[tuple[str, int, str, int], Event] = field(default_factory=dict)
-    """Recorded model and tool calls by (step, invocation, "model"/"tool", index); a
+    effects: dict[tuple[str, int, str], dict[int, Event]] = field(default_factory=dict)
+    """Recorded model and tool calls by (step, invocation, "model"/"tool"), then index; a
     retry starts without them (it calls afresh), a resumed step gets them back."""
 
 
@@ -168,16 +168,16 @@ def apply(view: RunView, event: Event) -> None:
         items[ev.index] = ev.output
     elif kind is ModelCalled:
         ev = event
-        view.effects[(ev.step, ev.invocation, "model", ev.index)] = ev
+        view.effects.setdefault((ev.step, ev.invocation, "model"), {})[ev.index] = ev
     elif kind is ToolCalled:
         ev = event
-        view.effects[(ev.step, ev.invocation, "tool", ev.index)] = ev
+        view.effects.setdefault((ev.step, ev.invocation, "tool"), {})[ev.index] = ev
     elif kind is StepFailed:
         ev = event
         key = (ev.step, ev.invocation)
         if ev.retrying and view.effects:
-            for k in [k for k in view.effects if k[0] == ev.step and k[1] == ev.invocation]:
-                del view.effects[k]
+            view.effects.pop((ev.step, ev.invocation, "model"), None)
+            view.effects.pop((ev.step, ev.invocation, "tool"), None)
         if not ev.retrying and view.running.pop(key, None) is not None:
             view.active[ev.step] -= 1
             view.failed.add(key)
