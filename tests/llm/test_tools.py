@@ -153,3 +153,16 @@ def test_http_get_refuses_hosts_off_its_allow_list() -> None:
 def test_calculator_refuses_huge_or_complex_results_fast(expression: str) -> None:
     with pytest.raises(ToolError, match="tool 'calculator' failed"):
         asyncio.run(calculator.call({"expression": expression}))
+
+
+def test_importing_the_llm_layer_warns_about_nothing() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import plait.llm, plait.agents"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -44,8 +43,7 @@ def rerun(
     """Re-run a run from STEP after fixing its code: a new run reuses every result that
     does not depend on STEP and runs STEP and what it sets off again. The original run is
     not changed."""
-    from plait.cli._progress import RunProgress
-    from plait.cli._run import resume, show_outcome, store_url
+    from plait.cli._run import go_on_with, store_url
     from plait.engine import rerun_from
 
     debug = _debugging(ctx, debug)
@@ -63,18 +61,13 @@ def rerun(
         if not as_json:
             line = Text(f"✓ run {run_id} again from {step!r} as ", style="green")
             console.print(line.append(new_id, style="bold green"))
-        if not go_on:
-            hint = "" if url == store_url(None) else f" --store {shlex.quote(url)}"
-            console.print(
-                Text(f"go on with: plait runs resume {new_id}{hint}", style="bright_black")
-            )
-            return
-        progress = RunProgress(console, enabled=console.is_terminal and not as_json, title=new_id)
-        show_outcome(
-            lambda: resume(definition, new_id, store=url, progress=progress),
-            console,
+        go_on_with(
+            definition,
+            new_id,
             store=url,
+            now=go_on,
+            console=console,
             as_json=as_json,
-            quiet=False,
             debug=debug,
+            title=new_id,
         )

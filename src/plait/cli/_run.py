@@ -301,3 +301,33 @@ def show_outcome(
                 )
             )
         raise typer.Exit(1)
+
+
+def go_on_with(
+    definition: Any,
+    run_id: str,
+    *,
+    store: str,
+    now: bool,
+    console: Console,
+    as_json: bool,
+    debug: bool,
+    title: str,
+) -> None:
+    """A new stored run (a fork, a rerun): resume it ``now`` and show its outcome, or
+    print the command that resumes it later."""
+    from plait.cli._progress import RunProgress
+
+    if not now:
+        hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+        console.print(Text(f"go on with: plait runs resume {run_id}{hint}", style="bright_black"))
+        return
+    progress = RunProgress(console, enabled=console.is_terminal and not as_json, title=title)
+    show_outcome(
+        lambda: resume(definition, run_id, store=store, progress=progress),
+        console,
+        store=store,
+        as_json=as_json,
+        quiet=False,
+        debug=debug,
+    )

@@ -7,7 +7,6 @@ Thin commands over :mod:`plait.engine`'s ``checkpoints``, ``state_at``, ``diff``
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -312,8 +311,7 @@ def fork(
     """Fork a new run from checkpoint SEQ of a run, with state keys edited, and print its
     id; --resume goes on with it. The steps completed by then do not run again; the
     original run is not changed."""
-    from plait.cli._progress import RunProgress
-    from plait.cli._run import resume, show_outcome, store_url
+    from plait.cli._run import go_on_with, store_url
     from plait.engine import fork as fork_run
 
     debug = _debugging(ctx, debug)
@@ -343,19 +341,13 @@ def fork(
         if not as_json:
             line = Text(f"✓ forked run {run_id} at event {seq} as ", style="green")
             console.print(line.append(new_id, style="bold green"))
-        if not go_on:
-            hint = "" if url == store_url(None) else f" --store {shlex.quote(url)}"
-            console.print(
-                Text(f"go on with: plait runs resume {new_id}{hint}", style="bright_black")
-            )
-            return
-        live = console.is_terminal and not as_json
-        progress = RunProgress(console, enabled=live, title=f"fork {new_id}")
-        show_outcome(
-            lambda: resume(definition, new_id, store=url, progress=progress),
-            console,
+        go_on_with(
+            definition,
+            new_id,
             store=url,
+            now=go_on,
+            console=console,
             as_json=as_json,
-            quiet=False,
             debug=debug,
+            title=f"fork {new_id}",
         )

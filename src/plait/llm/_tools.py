@@ -19,8 +19,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from plait.core import DefinitionError, ToolError
 from plait.define import current_step, is_async_callable
@@ -91,11 +90,11 @@ class Tool:
                     "give the tool named parameters"
                 )
             annotation = hints.get(param.name, Any)
-            default = ... if param.default is param.empty else param.default
-            fields[param.name] = (
-                annotation,
-                FieldInfo(default=default, description=described.get(param.name)),
-            )
+            about = described.get(param.name)
+            if param.default is param.empty:
+                fields[param.name] = (annotation, Field(description=about))
+            else:
+                fields[param.name] = (annotation, Field(default=param.default, description=about))
         reserved = [n for n in fields if n.startswith("_") or n.startswith("model_")]
         if reserved:
             raise DefinitionError(
