@@ -182,4 +182,5 @@ def test_on_max_iterations_answer_forces_a_final_answer() -> None:
     result = asyncio.run(agent.run("never ends"))
     assert (result.output, result.iterations) == ("best effort", 3)
     last = requests_of(m)[-1]
-    assert not last.tools and last.messages[-1].content.startswith("Give your final answer now")
+    assert last.tool_choice == "none" and [t.name for t in last.tools] == ["calculator"]
+    assert last.messages[-1].content.startswith("Give your final answer now")

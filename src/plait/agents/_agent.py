@@ -139,8 +139,10 @@ class Agent:
             result.iterations = turn
             if turn == self.max_iterations and self.on_max_iterations == "answer" and self.tools:
                 messages.append(Message.user("Give your final answer now, without tools."))
-                response = await self.model.complete(
-                    messages,
+                response = await self.model.complete(  # tools stay listed: Anthropic
+                    messages,  # refuses tool_use blocks in a request without tools
+                    tools=self.tools if native else (),
+                    tool_choice="none" if native else None,
                     json_schema=None if native else _FINAL_ONLY,
                     max_tokens=self.max_tokens,
                 )
