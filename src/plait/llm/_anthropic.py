@@ -12,14 +12,13 @@ The key and base URL come from the arguments or ``ANTHROPIC_API_KEY`` and
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plait.core import require_extra
+from plait.llm._loop_clients import LoopClients
 from plait.llm._messages import Message, Request, Response, ToolCall, Usage
 from plait.llm._provider import ProviderFailure
 from plait.llm._sdk_errors import sdk_failure
@@ -53,10 +52,7 @@ class AnthropicProvider:
             key = _PLACEHOLDER_KEY
         self._api_key = key
         self._timeout = timeout
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncAnthropic] = (
-            weakref.WeakKeyDictionary()
-        )
-        """One client per event loop: its connections belong to the loop that opened them."""
+        self._clients: LoopClients[AsyncAnthropic] = LoopClients()
 
     @property
     def where(self) -> str:
@@ -90,27 +86,25 @@ class AnthropicProvider:
 
     async def close(self) -> None:
         """Close this event loop's client."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.close()
 
     # ------------------------------------------------------------------ internals
 
     def _get_client(self, model: str) -> AsyncAnthropic:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            if self._api_key is None:
-                raise ProviderFailure(
-                    f"no API key for anthropic model {model!r}: set ANTHROPIC_API_KEY "
-                    "(or ANTHROPIC_BASE_URL for a server that needs none)"
-                )
-            client = self._clients[loop] = self._sdk.AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self._timeout,
-                max_retries=0,
+        return self._clients.get(lambda: self._new_client(model))
+
+    def _new_client(self, model: str) -> AsyncAnthropic:
+        if self._api_key is None:
+            raise ProviderFailure(
+                f"no API key for anthropic model {model!r}: set ANTHROPIC_API_KEY "
+                "(or ANTHROPIC_BASE_URL for a server that needs none)"
             )
+        client: AsyncAnthropic = self._sdk.AsyncAnthropic(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self._timeout,
+            max_retries=0,
+        )
         return client
 
     def _response(self, message: Any, model: str, request: Request) -> Response:

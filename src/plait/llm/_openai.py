@@ -23,14 +23,13 @@ event loop shuts down (the end of ``asyncio.run``), or by ``await provider.close
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
-import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plait.core import ModelError, require_extra
+from plait.llm._loop_clients import LoopClients
 from plait.llm._messages import Request, Response
 from plait.llm._openai_format import (
     ChunkAccumulator,
@@ -51,15 +50,6 @@ def _default_transport() -> str:
     """aiohttp when ``openai[aiohttp]`` is installed (much less client time per call under
     load), else the SDK's default httpx."""
     return "aiohttp" if importlib.util.find_spec("httpx_aiohttp") is not None else "httpx"
-
-
-async def _close_at_shutdown(client: Any) -> AsyncIterator[None]:
-    """Closes ``client`` when its event loop shuts its async generators down (the end of
-    ``asyncio.run``), so an aiohttp session never outlives its loop."""
-    try:
-        yield
-    finally:
-        await client.close()
 
 
 PLACEHOLDER_KEY = "not-needed"
@@ -95,13 +85,7 @@ class OpenAIProvider:
                 "(the default when openai[aiohttp] is installed) or 'httpx'",
                 provider="openai",
             )
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncOpenAI] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._starting: set[asyncio.Future[None]] = set()
-        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: LoopClients[AsyncOpenAI] = LoopClients()
         self._unsupported: set[tuple[str, str]] = set()
         """(model, feature) pairs the server refused: ``json_schema``, ``stream_options``."""
 
@@ -137,41 +121,36 @@ class OpenAIProvider:
 
     async def close(self) -> None:
         """Close this event loop's client."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._clients.close()
 
     # ------------------------------------------------------------------ internals
 
     def _get_client(self, model: str) -> AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            if self._api_key is None:
-                raise ProviderFailure(
-                    f"no API key for openai model {model!r}: set OPENAI_API_KEY, or set "
-                    "OPENAI_BASE_URL to an OpenAI-compatible server that needs none"
-                )
-            http_client = None
-            if self.transport == "aiohttp":
-                try:
-                    http_client = self._sdk.DefaultAioHttpClient()
-                except (AttributeError, RuntimeError) as exc:
-                    raise ProviderFailure(
-                        f"the aiohttp transport needs pip install 'openai[aiohttp]' ({exc})"
-                    ) from None
-            client = self._clients[loop] = self._sdk.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self._timeout,
-                max_retries=0,
-                http_client=http_client,
+        return self._clients.get(
+            lambda: self._new_client(model), close_at_shutdown=self.transport == "aiohttp"
+        )
+
+    def _new_client(self, model: str) -> AsyncOpenAI:
+        if self._api_key is None:
+            raise ProviderFailure(
+                f"no API key for openai model {model!r}: set OPENAI_API_KEY, or set "
+                "OPENAI_BASE_URL to an OpenAI-compatible server that needs none"
             )
-            if http_client is not None:
-                self._closers[loop] = closer = _close_at_shutdown(client)
-                started = asyncio.ensure_future(anext(closer))
-                self._starting.add(started)
-                started.add_done_callback(self._starting.discard)
+        http_client = None
+        if self.transport == "aiohttp":
+            try:
+                http_client = self._sdk.DefaultAioHttpClient()
+            except (AttributeError, RuntimeError) as exc:
+                raise ProviderFailure(
+                    f"the aiohttp transport needs pip install 'openai[aiohttp]' ({exc})"
+                ) from None
+        client: AsyncOpenAI = self._sdk.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self._timeout,
+            max_retries=0,
+            http_client=http_client,
+        )
         return client
 
     async def _create(self, model: str, request: Request, *, stream: bool) -> Any:
