@@ -16,6 +16,7 @@ from plait.engine._respond import can_go_on, record_answer
 from plait.executors import LocalExecutor
 from plait.plan import Plan, compile, render
 from plait.runtime import (
+    DURABILITY,
     Event,
     Executor,
     Lease,
@@ -72,6 +73,15 @@ def _check_task_inputs(definition: Any, plan: Plan, inputs: Mapping[str, Any]) -
     )
 
 
+def _check_durability(plan: Plan, durability: object) -> None:
+    if durability not in DURABILITY:
+        raise InputError(
+            f"{plan.kind} {plan.name!r}: durability={durability!r} is not a durability mode; "
+            f'use one of {", ".join(map(repr, DURABILITY))} ("sync", the default, stores '
+            "each step's result before anything uses it)"
+        )
+
+
 async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
     """The run's events, after checking it exists, belongs to ``plan`` and can go on.
     Empty when the run's first process died between storing the run and its first event."""
@@ -119,10 +129,13 @@ class Engine:
         run_id: str | None = None,
         listeners: Iterable[Callable[[Any], None]] = (),
         stored: bool = False,
+        durability: str = "sync",
     ) -> Any:
         """Run ``definition``; ``store`` is a Store or URL, ``executor`` an Executor.
-        ``stored``: the store already holds this run id with no events (see resume)."""
+        ``stored``: the store already holds this run id with no events (see resume).
+        ``durability``: ``"sync"`` or ``"async"`` (see :mod:`plait.runtime._recorder`)."""
         plan = compile(definition)
+        _check_durability(plan, durability)
         if inputs is not None and not isinstance(inputs, Mapping):
             raise InputError(
                 f"{plan.kind} {plan.name!r}: inputs must be a mapping of names to values, "
@@ -146,7 +159,9 @@ class Engine:
         definition.run_id = run_id
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
-        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers)
+        loop = self._loop(
+            definition, plan, the_store, executor, run_id, state, subscribers, None, durability
+        )
         return await self._execute(
             definition, loop, loop.run(inputs, stored=stored), own_store, executor
         )
@@ -159,9 +174,11 @@ class Engine:
         store: Any = None,
         executor: Any = None,
         listeners: Iterable[Callable[[Any], None]] = (),
+        durability: str = "sync",
     ) -> Any:
         """Go on with a stored run: completed steps are not run again."""
         plan = compile(definition)
+        _check_durability(plan, durability)
         self._not_running(definition, plan)
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
@@ -199,6 +216,7 @@ class Engine:
                     run_id=run_id,
                     listeners=listeners,
                     stored=True,
+                    durability=durability,
                 )
             finally:
                 if own_store:
@@ -210,7 +228,9 @@ class Engine:
             definition.state = state
             subscribers = list(listeners)
         definition.run_id = run_id
-        loop = self._loop(definition, plan, the_store, executor, run_id, state, subscribers, lease)
+        loop = self._loop(
+            definition, plan, the_store, executor, run_id, state, subscribers, lease, durability
+        )
         return await self._execute(definition, loop, loop.resume(events), own_store, executor)
 
     async def respond(
@@ -261,6 +281,7 @@ class Engine:
         state: Any,
         subscribers: list[Callable[[Any], None]],
         lease: Lease | None = None,
+        durability: str = "sync",
     ) -> RunLoop:
         return RunLoop(
             plan,
@@ -274,6 +295,7 @@ class Engine:
             index=_index(plan),
             owner=definition,
             lease=lease,
+            durability=durability,
             result=(lambda view: workflow_result(plan, view.outputs))
             if plan.kind == "workflow"
             else None,

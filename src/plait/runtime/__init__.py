@@ -38,12 +38,14 @@ from plait.runtime._events import (
 from plait.runtime._input import pending, waiting_error
 from plait.runtime._lease import Lease, is_stale, owner_is_dead
 from plait.runtime._loop import RunLoop
+from plait.runtime._recorder import DURABILITY
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import Ready, RunView, apply, replay
 from plait.runtime.ports import CacheEntry, Executor, RunRecord, Store
 
 __all__ = [
+    "DURABILITY",
     "EVENT_FORMAT",
     "EVENT_TYPES",
     "Binding",

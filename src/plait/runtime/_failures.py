@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plait.core import StepError, StepTimeoutError
+from plait.core import StepError, StepTimeoutError, StoreError
 from plait.runtime._triggers import TriggerIndex
 
 
@@ -32,6 +32,19 @@ def step_error(
             step=step,
             attempt=attempt,
         )
+    err.__cause__ = exc
+    return err
+
+
+def unstored(exc: BaseException, flow: str, run_id: str, step: str) -> StoreError:
+    """The error a run fails with when what ``step`` did could not be stored; nothing that
+    depends on it has started (``durability="sync"``). The store's error is its cause."""
+    if isinstance(exc, StoreError) and f"step {step!r}" in str(exc):
+        return exc
+    err = StoreError(
+        f"flow {flow!r}, run {run_id}: step {step!r} finished, but what it did could not "
+        f"be stored, so nothing that depends on it was started: {exc}"
+    )
     err.__cause__ = exc
     return err
 

@@ -66,8 +66,11 @@ class RunLoop(Stepping):
         result: Callable[[RunView], Any] | None = None,
         owner: Any = None,
         lease: Lease | None = None,
+        durability: str = "sync",
     ) -> None:
-        super().__init__(run_id, store, RunView(index or TriggerIndex.build(plan)), listeners)
+        super().__init__(
+            run_id, store, RunView(index or TriggerIndex.build(plan)), listeners, durability
+        )
         self.plan = plan
         self.bindings = bindings
         self.executor = executor

@@ -2,8 +2,19 @@
 
 Events go through ``record`` (reducer, buffer, listeners) and reach the store in batches
 (``flush``). With an in-memory store that is immediate; a durable store gets batches from
-a single writer task, in order, so that a step can start while its predecessor's
-completion commits and no later completion is ever durable before an earlier one.
+a single writer task, in order, so that no later completion is ever durable before an
+earlier one and completions that arrive while one commits share the next commit.
+
+Durability modes (the run's ``durability=`` option, LangGraph's names):
+
+- ``"sync"`` (the default): a step's completion — with its state patch and the model and
+  tool calls recorded inside it — is durable before any step it triggers starts, before
+  a router's label releases its listeners and before the run reports its end. A step
+  whose output something used never runs again after a crash.
+- ``"async"``: the steps a completion triggers start while it commits. Faster with a
+  slow store; the risk: after a crash, a step whose dependants had already started (and
+  used its output) may run again on resume, paying for its model calls twice and
+  handing its dependants' re-runs a different answer. The order of the log is kept.
 """
 
 from __future__ import annotations
@@ -19,12 +30,20 @@ from plait.runtime.ports import Store
 
 Listener = Callable[[Event], None]
 
+DURABILITY = ("sync", "async")
+"""The durability modes a run can use; the first is the default."""
+
 
 class Recorder:
     """Records one run's events: numbering, the view, the listeners, the store."""
 
     def __init__(
-        self, run_id: str, store: Store, view: RunView, listeners: Iterable[Listener]
+        self,
+        run_id: str,
+        store: Store,
+        view: RunView,
+        listeners: Iterable[Listener],
+        durability: str = "sync",
     ) -> None:
         self.run_id = run_id
         self.store = store
@@ -35,6 +54,7 @@ class Recorder:
         self._seq = 0
         self._closed = False
         self._immediate = bool(getattr(store, "immediate", False))
+        self._sync = durability == "sync"
         self._writer: asyncio.Task[None] | None = None
         self._store_error: BaseException | None = None
         self._aio = asyncio.get_running_loop()  # made inside the loop it runs on

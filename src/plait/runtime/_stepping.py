@@ -27,7 +27,7 @@ from plait.runtime._events import (
     StepFailed,
     StepStarted,
 )
-from plait.runtime._failures import label_problem, step_error
+from plait.runtime._failures import label_problem, step_error, unstored
 from plait.runtime._input import InputNeeded, requested
 from plait.runtime._recorder import Recorder
 from plait.runtime._scheduler import StartStep
@@ -238,26 +238,36 @@ class Stepping(Recorder):
                     label=label,
                 )
             )
-        if self._immediate:
-            await self.flush()
-        else:
-            # Durable stores: the next steps start while this commits. The log is written
-            # in order, so no later completion is durable before this one.
-            if self._store_error is not None:
-                await self._fail(self._store_error, name)
-                return None
-            self._flush_soon()
+        if not await self._durable(name):
+            return None
         return await self._launch(inline=True)
+
+    async def _durable(self, name: str) -> bool:
+        """Make ``name``'s completion durable before anything that depends on it starts
+        (``durability="sync"``, and always in memory), or start committing it and go on
+        (``"async"``). False when it could not be stored: the run has failed, naming it."""
+        if self._immediate or self._sync:
+            try:
+                await self.flush()
+            except Exception as exc:
+                await self._fail(unstored(exc, self.plan.name, self.run_id, name), name)
+                return False
+            return True
+        # durability="async": the next steps start while this commits. The log is written
+        # in order, so no later completion is durable before this one.
+        if self._store_error is not None:
+            await self._fail(unstored(self._store_error, self.plan.name, self.run_id, name), name)
+            return False
+        self._flush_soon()
+        return True
 
     async def _asked(self, ctx: StepContext, signal: InputNeeded) -> StartStep | None:
         """The step stopped in ``ask()``: what it wrote is undone (it runs again from its
         start once answered); the run goes on with what else can run."""
         revert(self._committed, self._live_now(), ctx.step, self.view.active)
         self.record(self.new(InputRequested, **requested(ctx, signal)))
-        if self._immediate:
-            await self.flush()
-        else:
-            self._flush_soon()
+        if not await self._durable(ctx.step):
+            return None
         return await self._launch(inline=True)
 
     def _live_now(self) -> dict[str, Any]:
