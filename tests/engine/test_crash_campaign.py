@@ -1,8 +1,10 @@
 """Crash campaign: a runner process is killed with SIGKILL at seeded random moments, again
 and again, against SQLite and PostgreSQL; each kill is followed by a resume in a new
 process (which may itself be killed). After every kill, nothing the store showed completed
-ran again; every finished run has exactly one completion per step invocation and map item,
-and the result of an uninterrupted run."""
+ran again and — with ``durability="sync"``, the default — no step whose dependant had
+started (and so used its output) ran again, whether or not the store showed it completed;
+every finished run has exactly one completion per step invocation and map item, and the
+result of an uninterrupted run. ``durability="async"`` is held to the weaker property."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from tests.engine.conftest import fresh_store_url
 
 ITEMS = 20
 LAPS = 30
-KILLS = 30
+KILLS = {"sync": 40, "async": 15}
 SEEDS = {"sqlite": 20240601, "postgres": 20240602}
 
 FLOW = textwrap.dedent(
@@ -110,11 +113,12 @@ RUNNER = textwrap.dedent(
         async def append(self, run_id, events):
             os._exit(9)  # like kill -9 right after the run's record was created
         setattr(getattr(plait.stores, kind), "append", append)
+    durability = sys.argv[5] if len(sys.argv) > 5 else "sync"
     print("go", flush=True)
     if sys.argv[3] == "start":
-        result = flow.kickoff(store=sys.argv[2])
+        result = flow.kickoff(store=sys.argv[2], durability=durability)
     else:
-        result = flow.resume(sys.argv[3], store=sys.argv[2])
+        result = flow.resume(sys.argv[3], store=sys.argv[2], durability=durability)
     state = {k: flow.state[k] for k in ("left", "right", "squares", "laps")}
     print(json.dumps({"run_id": flow.run_id, "result": result, "state": state}), flush=True)
     """
@@ -132,6 +136,22 @@ EVERY_STEP = Counter(
     + [("loop", lap) for lap in range(1, LAPS + 1)]
 )
 """Each (step, invocation) an uninterrupted run completes, once."""
+
+
+def consumed(ran: list[str]) -> set[str]:
+    """The step invocations whose output a started step in ``ran`` used: once a
+    dependant has started, its input must never be produced again."""
+    used: set[str] = set()
+    for line in ran:
+        step, _, invocation = line.partition(":")
+        if step == "items":
+            used |= {"left:1", "right:1"}
+        elif step == "loop":
+            lap = int(invocation)
+            used.add("items:1" if lap == 1 else f"loop:{lap - 1}")
+        elif step == "finish":
+            used.add(f"loop:{LAPS}")
+    return used
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -204,40 +224,61 @@ def _check_completed(stored: Stored, printed: dict[str, Any] | None, where: str)
     assert stored.items == Counter(range(ITEMS)), where
 
 
+@pytest.mark.parametrize("durability", ["sync", "async"])
 def test_runs_killed_at_random_resume_to_the_uninterrupted_result(
-    tmp_path: Path, store: tuple[str, str]
+    tmp_path: Path, store: tuple[str, str], durability: str
 ) -> None:
     kind, url = store
-    seed = SEEDS[kind]
+    seed = SEEDS[kind] + (durability == "async")
     rng = random.Random(seed)
     (tmp_path / "campaign.py").write_text(FLOW)
     (tmp_path / "runner.py").write_text(RUNNER)
     log = tmp_path / "executions.log"
     log.touch()
+    runner = [sys.executable, str(tmp_path / "runner.py"), str(tmp_path), url]
 
-    kills = completed_runs = attempts = 0
+    # One uninterrupted run first: its result is the reference, and its length sets the
+    # range the kills are drawn from, so that they land all along a run on any store.
+    first = subprocess.Popen(
+        [*runner, "start", "-", durability],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "go", first.stderr and first.stderr.read()
+    started = time.perf_counter()
+    out, err = first.communicate(timeout=120)
+    length = time.perf_counter() - started
+    assert first.returncode == 0, err
+    printed = json.loads(out.strip().splitlines()[-1])
+    _check_completed(_stored(url, printed["run_id"]), printed, "the uninterrupted run")
+
+    wanted = KILLS[durability]
+    kills, completed_runs, attempts = 0, 1, 0
     hits = Counter[str]()  # what the kills hit
     run_id: str | None = None  # the run being driven to completion
-    finished: set[str] = set()
-    while kills < KILLS or run_id is not None:
+    used: set[str] = set()  # outputs of the current run that a started dependant used
+    finished: set[str] = {printed["run_id"]}
+    while kills < wanted or run_id is not None:
         attempts += 1
-        assert attempts < 20 * KILLS, "the campaign does not make progress"
+        assert attempts < 20 * wanted, "the campaign does not make progress"
         durable = _stored(url, run_id).durable() if run_id else set()
         offset = log.stat().st_size
         before = set(_runs(url))
         proc = subprocess.Popen(
-            [sys.executable, str(tmp_path / "runner.py"), str(tmp_path), url, run_id or "start"],
+            [*runner, run_id or "start", "-", durability],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "go", proc.stderr and proc.stderr.read()
-        delay = rng.uniform(0.01, 0.15)
+        delay = rng.uniform(0.01, length)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
-            if kills < KILLS:
+            if kills < wanted:
                 os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
         where = f"seed {seed}, attempt {attempts}, run {run_id}, delay {delay:.3f}s"
@@ -248,6 +289,11 @@ def test_runs_killed_at_random_resume_to_the_uninterrupted_result(
         # (2) nothing the store showed completed before this attempt ran again
         again = sorted(set(ran) & durable)
         assert not again, f"{where}: ran again though durably completed: {again}"
+        if durability == "sync":
+            # (2') nor anything whose output a dependant had started with, stored or not
+            again = sorted(set(ran) & used)
+            assert not again, f"{where}: ran again though a dependant had used it: {again}"
+        used |= consumed(ran)
 
         if proc.returncode == -signal.SIGKILL:
             kills += 1
@@ -257,12 +303,14 @@ def test_runs_killed_at_random_resume_to_the_uninterrupted_result(
                 assert len(new) <= 1, where
                 run_id = new.pop() if new else None  # killed before the run was stored
                 hits["kickoff before the run was stored"] += run_id is None
+                if run_id is None:
+                    used = set()  # a new run, with nothing of the lost one
             if run_id is not None and _runs(url)[run_id] == "completed":
                 # killed after the completion was committed
                 _check_completed(_stored(url, run_id), None, where)
                 finished.add(run_id)
                 completed_runs += 1
-                run_id = None
+                run_id, used = None, set()
             continue
 
         assert proc.returncode == 0, f"{where}: exit {proc.returncode}\n{err}"
@@ -273,13 +321,14 @@ def test_runs_killed_at_random_resume_to_the_uninterrupted_result(
         assert run_id not in finished, where
         finished.add(run_id)
         completed_runs += 1
-        run_id = None
+        run_id, used = None, set()
 
-    assert kills >= KILLS
-    assert completed_runs >= 1
+    assert kills >= wanted
+    assert completed_runs >= 2
     assert set(_runs(url).values()) == {"completed"}
     print(
-        f"{kind}: {kills} kills {dict(hits)}, {completed_runs} runs completed, {attempts} processes"
+        f"{kind}/{durability}: {kills} kills {dict(hits)}, {completed_runs} runs completed, "
+        f"{attempts} processes, a run takes {length:.2f} s"
     )
 
 

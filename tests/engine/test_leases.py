@@ -5,6 +5,7 @@ stops and writes nothing more."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,8 @@ import pytest
 
 from plait import Flow, RunBusyError, RunError, WaitingForInput, listen, start
 from plait.engine import Recovered, open_store, recover
-from plait.runtime import Event, RunRecord, StepCompleted, StepStarted, Store
+from plait.runtime import Event, RunRecord, StepCompleted, StepStarted, Store, owner_is_dead
+from plait.runtime._lease import new_owner
 from tests.engine._helpers import HANG_GUARD
 
 # -- a run in another process that dies mid-way ----------------------------------------
@@ -169,10 +171,35 @@ def leasy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_a_killed_run_is_left_running_under_its_dead_owner(leasy: Path, store_url: str) -> None:
     run_id, owner = crash_run(leasy, store_url)
-    host, pid, token = owner.split(":")
-    assert host and pid.isdigit() and token
+    host, scope, pid, token = owner.split(":")
+    assert host and scope and pid.isdigit() and token
     assert get_run(store_url, run_id).lease_until > time.time()  # live, but its pid is gone
     assert ran(leasy) == ["first", "second"]
+
+
+def test_only_a_gone_process_of_this_kernel_and_pid_namespace_is_judged_dead() -> None:
+    """A sidecar in the same pod shares the hostname but not the PID namespace: its
+    process ids mean nothing here, so its live lease must not look dead."""
+    host, scope, _, _ = new_owner().split(":")
+    gone = _unused_pid()
+    assert owner_is_dead(f"{host}:{scope}:{gone}:tok")
+    assert not owner_is_dead(f"{host}:{scope}:1:tok")  # alive
+    assert not owner_is_dead(f"{host}:0123456789abcdef.4026531836:{gone}:tok")  # other ns
+    assert not owner_is_dead(f"{host}:{gone}:tok")  # an older owner format: unknown
+    assert not owner_is_dead(f"otherhost:{scope}:{gone}:tok")
+
+
+def _unused_pid() -> int:
+    """A process id that no process has now."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
 
 
 def test_recover_completes_a_killed_run_once(leasy: Path, store_url: str) -> None:

@@ -52,6 +52,8 @@ class StepContext:
     """How many ``map`` calls this attempt has made (their items are recorded apart)."""
     asks: int = 0
     """How many ``ask`` calls this attempt has made (each answer is recorded apart)."""
+    emits: int = 0
+    """How many ``emit`` calls this attempt has made (each is recorded once per run)."""
     replays: dict[str, _Replays] | None = None
     """This attempt's model and tool calls by kind: numbering, and what to replay."""
 

@@ -90,6 +90,10 @@ class EventEmitted(Event):
     step: str
     name: str
     payload: Any = None
+    invocation: int = 0
+    index: int = 0
+    """The n-th ``emit`` of this step invocation (0 in logs written before it was kept):
+    a retried or resumed step does not emit it again."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -3,9 +3,13 @@
 A run in a durable store is owned by the process running it: it takes the run's lease
 when it starts or resumes the run, renews it every third of ``ttl`` (a heartbeat), and
 releases it when the run ends. A run whose lease has run out — its process died, or hung
-longer than ``ttl`` — can be taken over (``plait worker``, ``resume``). On the same machine
-a dead owner is found at once from its process id, so resuming right after a crash does
-not wait for the lease to run out.
+longer than ``ttl`` — can be taken over (``plait worker``, ``resume``). A dead owner is
+found at once when it was a process of this very kernel and PID namespace (the owner id
+names the boot id and the PID namespace beside the process id), so resuming right after
+a crash does not wait for the lease to run out. An owner in another container, PID
+namespace or machine — even one with the same hostname, as sidecars in one Kubernetes
+pod have — is never judged dead from here: its lease is taken over only once its
+heartbeat has stopped for ``ttl``.
 
 A process that could not renew its lease in time stops its run: another process may
 already own it. The store's in-order append keeps the log whole even then.
@@ -29,6 +33,21 @@ DEFAULT_TTL = 30.0
 _HOST = socket.gethostname()
 
 
+def _scope() -> str:
+    """Where a process id means one process: this boot of the kernel and this PID
+    namespace (Linux); ``"host"`` where the system has neither (no containers there)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip().replace("-", "")[:16]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return "host" if not os.path.exists("/proc") else "unknown"
+    return f"{boot}.{namespace}"
+
+
+_SCOPE = _scope()
+
+
 def lease_ttl() -> float:
     raw = os.environ.get("PLAIT_LEASE_TTL")
     if not raw:
@@ -43,15 +62,20 @@ def lease_ttl() -> float:
 
 
 def new_owner() -> str:
-    """An owner id: host, process id and a token unique to this run attempt."""
-    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """An owner id: host, process scope (boot id and PID namespace), process id and a
+    token unique to this run attempt."""
+    return f"{_HOST}:{_SCOPE}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_is_dead(owner: str) -> bool:
-    """Whether ``owner`` is a process on this machine that no longer exists."""
-    head, _, _token = owner.rpartition(":")
-    host, _, pid_text = head.rpartition(":")
-    if host != _HOST or not pid_text.isdigit():
+    """Whether ``owner`` is certainly a process that no longer exists: one of this kernel
+    boot and PID namespace whose process id is gone. Anything else — another host,
+    container or namespace, an owner id of an older format — may be alive."""
+    parts = owner.rsplit(":", 3)
+    if len(parts) != 4:
+        return False
+    host, scope, pid_text, _token = parts
+    if host != _HOST or scope != _SCOPE or scope == "unknown" or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

@@ -17,6 +17,7 @@ from typing import Any
 from plait.core import (
     LoopLimitError,
     RunError,
+    StoreError,
 )
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
@@ -269,8 +270,10 @@ class RunLoop(Stepping):
     async def _launch(self, *, inline: bool) -> StartStep | None:
         """Act on the scheduler's commands; return the step the caller should run itself."""
         first: StartStep | None = None
+        started = False
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
+                started = True
                 self.record(
                     StepStarted(
                         run_id=self.run_id,
@@ -293,6 +296,10 @@ class RunLoop(Stepping):
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
                 await self._fail(err, cmd.step)
+        if started and not self._immediate:
+            # Store the StepStarted events in the background, so a long step shows as
+            # running; a step that finishes without yielding shares its completion's commit.
+            self._flush_soon()
         return first
 
     def _spawn(self, cmd: StartStep) -> None:
@@ -330,12 +337,9 @@ class RunLoop(Stepping):
         self._closed = True
         problem = await self._flush_last()
         if problem is not None:  # the run did its work, but its log is not all stored
-            await self.store.set_status(self.run_id, "failed", error=str(problem))
-            if not self._done.done():
-                self._done.set_exception(problem)
+            await self._end_status("failed", str(problem), problem)
             return
-        await self.store.set_status(self.run_id, "completed")
-        if not self._done.done():
+        if await self._end_status("completed") and not self._done.done():
             self._done.set_result(output)
 
     async def _wait(self) -> None:
@@ -348,14 +352,35 @@ class RunLoop(Stepping):
         self._closed = True
         problem = await self._flush_last()
         if problem is not None:
-            await self.store.set_status(self.run_id, "failed", error=str(problem))
-            if not self._done.done():
-                self._done.set_exception(problem)
+            await self._end_status("failed", str(problem), problem)
             return
-        await self.store.set_status(self.run_id, "waiting")
-        if not self._done.done():
+        if await self._end_status("waiting") and not self._done.done():
             asks = sorted(view.asks.values(), key=lambda a: a.seq)
             self._done.set_exception(waiting_error(self.plan.name, self.run_id, asks))
+
+    async def _end_status(
+        self, status: str, error: str = "", raised: BaseException | None = None
+    ) -> bool:
+        """Store how the run ended and settle ``_done`` with ``raised`` (if any). When the
+        store cannot take the status, the run's caller gets a StoreError at once (its
+        lease is given back when the run returns, so no heartbeat keeps it looking alive
+        and a worker can take it over). False when the status could not be stored."""
+        try:
+            await self.store.set_status(self.run_id, status, error=error)
+        except Exception as exc:
+            failure = StoreError(
+                f"flow {self.plan.name!r}: could not store the end of run {self.run_id} "
+                f"(status {status!r}): {exc}; its log is stored, so resume it or let "
+                "plait worker finish it"
+                + (f" (the run had failed: {error})" if raised is not None else "")
+            )
+            failure.__cause__ = exc
+            if not self._done.done():
+                self._done.set_exception(failure)
+            return False
+        if raised is not None and not self._done.done():
+            self._done.set_exception(raised)
+        return True
 
     async def _flush_last(self) -> BaseException | None:
         """Store the run's last events; return the store's error instead of raising it."""
@@ -374,9 +399,7 @@ class RunLoop(Stepping):
         )
         self._closed = True
         await self._flush_last()  # a store error here is already the run's error, or lesser
-        await self.store.set_status(self.run_id, "failed", error=str(error))
-        if not self._done.done():
-            self._done.set_exception(error)
+        await self._end_status("failed", str(error), error)
         main = self._main
         if self._inline and main is not None and asyncio.current_task() is not main:
             self._interrupted = True  # stop the step run() is running itself
@@ -392,15 +415,29 @@ class RunLoop(Stepping):
             here = asyncio.get_running_loop()
         except RuntimeError:
             here = None
+        ctx.emits += 1
+        key = (ctx.step, ctx.invocation, ctx.emits)
+        if key in self.view.emitted:
+            return  # emitted by an earlier attempt or process: its listeners have run
         if here is self._aio:
-            self._emit_now(ctx.step, name, payload)
+            self._emit_now(key, name, payload)
         else:
-            self._aio.call_soon_threadsafe(self._emit_now, ctx.step, name, payload)
+            self._aio.call_soon_threadsafe(self._emit_now, key, name, payload)
 
-    def _emit_now(self, step: str, name: str, payload: Any) -> None:
+    def _emit_now(self, key: tuple[str, int, int], name: str, payload: Any) -> None:
         if self._finished:
             return
-        self.record(self.new(EventEmitted, step=step, name=name, payload=payload))
+        step, invocation, index = key
+        self.record(
+            self.new(
+                EventEmitted,
+                step=step,
+                name=name,
+                payload=payload,
+                invocation=invocation,
+                index=index,
+            )
+        )
         task = self._aio.create_task(self._after_emit())
         self._tasks.add(task)
         task.add_done_callback(self._task_done)

@@ -40,7 +40,14 @@ async def map_items(
             out = await call(fn, (values[i],), {}, is_async)
             results[i] = out
             loop.record(
-                loop.new(ItemCompleted, step=step, invocation=invocation, index=i, output=out)
+                loop.new(
+                    ItemCompleted,
+                    step=step,
+                    invocation=invocation,
+                    index=i,
+                    output=out,
+                    call=call_no,
+                )
             )
             await loop.flush()
 

@@ -151,7 +151,7 @@ class Stepping(Recorder):
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
                     ctx.attempt = attempt
-                    ctx.maps = ctx.asks = 0
+                    ctx.maps = ctx.asks = ctx.emits = 0
                     ctx.replays = None
                     self.record(
                         self.new(StepStarted, step=name, invocation=invocation, attempt=attempt)

@@ -80,6 +80,8 @@ class RunView:
     effects: dict[tuple[str, int, str], dict[int, Event]] = field(default_factory=dict)
     """Recorded model and tool calls by (step, invocation, "model"/"tool"), then index; a
     retry starts without them (it calls afresh), a resumed step gets them back."""
+    emitted: set[tuple[str, int, int]] = field(default_factory=set)
+    """Emits by (step, invocation, n-th emit): a step run again does not repeat them."""
 
 
 def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
@@ -159,6 +161,8 @@ def apply(view: RunView, event: Event) -> None:
     elif kind is EventEmitted:
         ev = event
         _trigger(view, ("event", ev.name), ev.payload, ev.step)
+        if ev.index:
+            view.emitted.add((ev.step, ev.invocation, ev.index))
     elif kind is ItemCompleted:
         ev = event
         key3 = (ev.step, ev.invocation, ev.call)
