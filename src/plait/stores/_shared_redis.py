@@ -131,7 +131,7 @@ class RedisSharedState(SharedStateBase):
                 elif msg["type"] == "message":
                     changed(str(msg["data"]))
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8.2
 
 
 def _dumps(data: Any) -> str:
