@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from benchmarks._common import (
     BIG_STATE_BYTES,
     CHAIN_STEPS,
@@ -277,6 +279,9 @@ def w4() -> Rep:
     return _sqlite_chain(on_disk=False)
 
 
+w4a = w4  # the same plain-driver baseline for plait's durability="async"
+
+
 def w4d() -> Rep:
     return _sqlite_chain(on_disk=True)
 
@@ -409,3 +414,60 @@ def w9h() -> Rep:
     from benchmarks._llm import w9h_baseline
 
     return w9h_baseline()
+
+
+w4pa = w4p  # the same plain-driver baseline for plait's durability="async"
+
+
+# -- W1m, W3m, W5m: the same work on a pydantic model state --------------------------
+
+
+class _Counter(BaseModel):
+    counter: int = 0
+
+
+def w1m() -> Rep:
+    async def step(state: _Counter) -> None:
+        state.counter += 1
+
+    async def rep() -> Sample:
+        t0 = time.perf_counter()
+        state = _Counter()
+        for _ in range(CHAIN_STEPS):
+            await step(state)
+        dt = time.perf_counter() - t0
+        return Sample(dt / CHAIN_STEPS * 1e6, expect(state.counter, CHAIN_STEPS, "counter"))
+
+    return rep
+
+
+def w3m() -> Rep:
+    async def body(state: _Counter) -> str:
+        state.counter += 1
+        return "again" if state.counter < LOOP_ITERATIONS else "done"
+
+    async def rep() -> Sample:
+        t0 = time.perf_counter()
+        state = _Counter()
+        while await body(state) == "again":
+            pass
+        dt = time.perf_counter() - t0
+        out = state.counter
+        return Sample(dt / LOOP_ITERATIONS * 1e6, expect(out, LOOP_ITERATIONS, "iterations"))
+
+    return rep
+
+
+def w5m() -> Rep:
+    async def rep() -> Sample:
+        outs = []
+        t0 = time.perf_counter()
+        for _ in range(KICKOFFS):
+            state = _Counter(counter=1)
+            state.counter += 1
+            state.counter += 1
+            outs.append(await _next(await _next(await _one())))
+        dt = time.perf_counter() - t0
+        return Sample(KICKOFFS / dt, expect(sum(outs), 3 * KICKOFFS, "sum of outputs"))
+
+    return rep

@@ -10,8 +10,11 @@ import os
 import shutil
 import sqlite3
 import time
+import types
 from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel
 
 from benchmarks._common import (
     BIG_STATE_BYTES,
@@ -278,7 +281,9 @@ def w7() -> Rep:
 # the same run with a store opened before the clock starts and closed after it stops.
 
 
-def _durable_chain(fresh: Callable[[str], Any], cleanup: Callable[[], Any]) -> Rep:
+def _durable_chain(
+    fresh: Callable[[str], Any], cleanup: Callable[[], Any], durability: str = "sync"
+) -> Rep:
     """``fresh(tag)``: ``(url, open_store)`` for a new, empty database; ``cleanup()``
     removes every database made for the repetition."""
     cls = chain_flow(CHAIN_STEPS)
@@ -288,14 +293,14 @@ def _durable_chain(fresh: Callable[[str], Any], cleanup: Callable[[], Any]) -> R
             url, _ = await fresh("url")
             flow = cls()
             t0 = time.perf_counter()
-            await flow.kickoff_async(inputs={"counter": 0}, store=url)
+            await flow.kickoff_async(inputs={"counter": 0}, store=url, durability=durability)
             dt = time.perf_counter() - t0
             problem = expect(flow.state["counter"], CHAIN_STEPS, "counter")
             _, opener = await fresh("open")
             store = await opener()
             flow2 = cls()
             t1 = time.perf_counter()
-            await flow2.kickoff_async(inputs={"counter": 0}, store=store)
+            await flow2.kickoff_async(inputs={"counter": 0}, store=store, durability=durability)
             dt2 = time.perf_counter() - t1
             await store.close()
             problem = problem or expect(flow2.state["counter"], CHAIN_STEPS, "counter")
@@ -308,7 +313,7 @@ def _durable_chain(fresh: Callable[[str], Any], cleanup: Callable[[], Any]) -> R
     return rep
 
 
-def _sqlite_chain(on_disk: bool) -> Rep:
+def _sqlite_chain(on_disk: bool, durability: str = "sync") -> Rep:
     from plait.stores import SqliteStore
 
     made: list[str] = []
@@ -336,11 +341,15 @@ def _sqlite_chain(on_disk: bool) -> Rep:
         made.clear()
         dirs.clear()
 
-    return _durable_chain(fresh, cleanup)
+    return _durable_chain(fresh, cleanup, durability)
 
 
 def w4() -> Rep:
     return _sqlite_chain(on_disk=False)
+
+
+def w4a() -> Rep:
+    return _sqlite_chain(on_disk=False, durability="async")
 
 
 def w4d() -> Rep:
@@ -348,6 +357,14 @@ def w4d() -> Rep:
 
 
 def w4p() -> Rep:
+    return _postgres_chain("sync")
+
+
+def w4pa() -> Rep:
+    return _postgres_chain("async")
+
+
+def _postgres_chain(durability: str) -> Rep:
     from plait.stores import PostgresStore
 
     schemas: list[str] = []
@@ -366,7 +383,7 @@ def w4p() -> Rep:
             await drop_schema(schema)
         schemas.clear()
 
-    return _durable_chain(fresh, cleanup)
+    return _durable_chain(fresh, cleanup, durability)
 
 
 # -- W8: resume a run with 10,000 completed steps ------------------------------------
@@ -482,3 +499,101 @@ def w9h() -> Rep:
     from benchmarks._llm import w9h_plait
 
     return w9h_plait()
+
+
+# -- W1m, W3m, W5m: the way CrewAI users write flows ---------------------------------
+# A pydantic model as the state and a new Flow instance for every run.
+
+
+class Counter(BaseModel):
+    counter: int = 0
+
+
+def _model_chain_step(i: int) -> Callable[..., Any]:
+    async def step(self: Flow[Counter]) -> None:
+        self.state.counter += 1
+
+    return _named(step, f"s{i}")
+
+
+def model_chain_flow(n: int) -> type[Flow[Counter]]:
+    """W1's chain with a ``Counter`` model as the state."""
+    body: dict[str, Any] = {}
+    prev: Callable[..., Any] | None = None
+    for i in range(n):
+        fn = _model_chain_step(i)
+        body[fn.__name__] = (start() if prev is None else listen(prev))(fn)
+        prev = fn
+    return types.new_class("ModelChain", (Flow[Counter],), {}, lambda ns: ns.update(body))
+
+
+def w1m() -> Rep:
+    cls = model_chain_flow(CHAIN_STEPS)
+
+    async def rep() -> Sample:
+        t0 = time.perf_counter()
+        flow = cls()
+        await flow.kickoff_async()
+        dt = time.perf_counter() - t0
+        problem = expect(flow.state.counter, CHAIN_STEPS, "counter")
+        return Sample(dt / CHAIN_STEPS * 1e6, problem)
+
+    return rep
+
+
+class ModelRouterLoop(Flow[Counter]):
+    """W3's loop with a ``Counter`` model as the state."""
+
+    max_calls = LOOP_ITERATIONS + 10
+
+    @start()
+    async def begin(self) -> None:
+        self.state.counter = 0
+
+    @router(or_(begin, "again"))
+    async def body(self) -> str:
+        self.state.counter += 1
+        return "again" if self.state.counter < LOOP_ITERATIONS else "done"
+
+    @listen("done")
+    async def finish(self) -> int:
+        return self.state.counter
+
+
+def w3m() -> Rep:
+    async def rep() -> Sample:
+        t0 = time.perf_counter()
+        out = await ModelRouterLoop().kickoff_async()
+        dt = time.perf_counter() - t0
+        return Sample(dt / LOOP_ITERATIONS * 1e6, expect(out, LOOP_ITERATIONS, "iterations"))
+
+    return rep
+
+
+class ModelThreeSteps(Flow[Counter]):
+    @start()
+    async def one(self) -> int:
+        self.state.counter = 1
+        return 1
+
+    @listen(one)
+    async def two(self, x: int) -> int:
+        self.state.counter += 1
+        return x + 1
+
+    @listen(two)
+    async def three(self, x: int) -> int:
+        self.state.counter += 1
+        return x + 1
+
+
+def w5m() -> Rep:
+    async def rep() -> Sample:
+        outs = []
+        t0 = time.perf_counter()
+        for _ in range(KICKOFFS):
+            outs.append(await ModelThreeSteps().kickoff_async())
+        dt = time.perf_counter() - t0
+        return Sample(KICKOFFS / dt, expect(sum(outs), 3 * KICKOFFS, "sum of outputs"))
+
+    return rep

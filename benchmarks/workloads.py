@@ -70,6 +70,27 @@ SPECS: tuple[Spec, ...] = (
     Spec("W2b", "fan-out to 1,000 × sleep(0.05), and_ join", "s", ("<=", 0.065), func="w2b"),
     Spec("W3", "router loops one step 500 times", "µs/iter", ("<=", 10), func="w3"),
     Spec("W5", "1,000 sequential kickoffs of a 3-step flow", "runs/s", (">=", 20_000), func="w5"),
+    Spec(
+        "W1m",
+        "W1 the CrewAI way: pydantic state, a new Flow per run",
+        "µs/step",
+        ("<=", 10),
+        func="w1m",
+    ),
+    Spec(
+        "W3m",
+        "W3 the CrewAI way: pydantic state, a new Flow per run",
+        "µs/iter",
+        ("<=", 10),
+        func="w3m",
+    ),
+    Spec(
+        "W5m",
+        "W5 the CrewAI way: pydantic state, a new Flow per run",
+        "runs/s",
+        (">=", 20_000),
+        func="w5m",
+    ),
     Spec("W6", "random DAG, 10,000 tasks, compile + run", "s", ("<=", 0.3), func="w6"),
     Spec("W6L", "random DAG, 100,000 tasks, compile + run", "s", ("<=", 3.0), func="w6l"),
     Spec(
@@ -84,6 +105,14 @@ SPECS: tuple[Spec, ...] = (
     Spec("W7m", "W7 process peak RSS", "MB", ("<=", 100), "rss_of", of=("W7",)),
     Spec("W4", "W1 with durable SQLite store on tmpfs", "µs/step", ("<=", 50), func="w4"),
     Spec(
+        "W4a",
+        'W4 with durability="async" (dependants start while a completion commits)',
+        "µs/step",
+        None,
+        func="w4a",
+        informational=True,
+    ),
+    Spec(
         "W4d",
         "W1 with durable SQLite store on disk",
         "µs/step",
@@ -92,6 +121,14 @@ SPECS: tuple[Spec, ...] = (
         informational=True,
     ),
     Spec("W4p", "W1 with PostgreSQL store (loopback)", "µs/step", ("<=", 150), func="w4p"),
+    Spec(
+        "W4pa",
+        'W4p with durability="async"',
+        "µs/step",
+        None,
+        func="w4pa",
+        informational=True,
+    ),
     Spec("W8", "resume a run with 10,000 completed steps", "s", ("<=", 0.5), func="w8"),
     Spec(
         "W9",

@@ -24,6 +24,10 @@ PUBLIC = {
     "RetryPolicy",
     "CachePolicy",
     "reducer",
+    "FlowState",
+    "InputProvider",
+    "InputResponse",
+    "ConsoleProvider",
     # plans
     "compile",
     "Plan",

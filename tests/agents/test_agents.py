@@ -49,7 +49,7 @@ def test_json_protocol_for_models_without_native_tools() -> None:
     reqs = requests_of(m)
     assert "anyOf" in reqs[0].json_schema and not reqs[0].tools
     assert '{"tool": "<name>"' in reqs[0].messages[0].content
-    assert reqs[1].messages[-1].content == "Result of calculator: 42.0"
+    assert reqs[1].messages[-1].content == "Result of calculator:\n```\n42.0\n```"
     assert "Answer again" in reqs[2].messages[-1].content
 
 
@@ -107,7 +107,7 @@ def test_sequential_crew_passes_context_along() -> None:
     out = Crew([researcher, writer], [research, write]).kickoff({"topic": "bees"})
     assert out.raw == "an article"
     assert [t.agent for t in out.tasks_output] == ["Researcher", "Writer"]
-    assert "Context:\nfacts about {x}" in requests_of(m)[1].messages[1].content
+    assert "Context:\n```\nfacts about {x}\n```" in requests_of(m)[1].messages[1].content
     assert out.token_usage.output_tokens == 3 + 2  # words of the two scripted answers
 
 

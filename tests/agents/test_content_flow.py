@@ -46,7 +46,7 @@ def test_content_flow_stages_hand_their_work_on(monkeypatch: pytest.MonkeyPatch)
     assert "about bees that matter to farmers" in prompts[0]
     assert "fact one; fact two" in prompts[1]
     assert "message: X" in prompts[2] and "fact one" in prompts[2]
-    assert provider.requests[4].messages[-1].content == "Result of word_count: 40"
+    assert provider.requests[4].messages[-1].content == "Result of word_count:\n```\n40\n```"
     totals = usage(flow.events)
     assert totals.total.model_calls == 5 and totals.total.tool_calls == 1
     assert list(totals.steps) == ["research", "strategy", "write", "edit"]

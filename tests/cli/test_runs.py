@@ -315,3 +315,70 @@ def test_list_filters_by_creation_time(failed_run: str) -> None:
     bad = invoke("runs", "list", "--since", "yesterday")
     assert bad.exit_code == 2
     assert "neither a duration" in bad.output
+
+
+# -- a store URL's password is never shown ---------------------------------------------
+
+ASKING = textwrap.dedent(
+    """
+    from plait import Flow, start
+
+
+    class Asking(Flow):
+        @start()
+        async def approve(self):
+            return await self.ask("ok?", schema=bool)
+    """
+)
+
+
+@pytest.fixture
+def secret_store(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL store whose URL holds a password (the loopback server trusts
+    every login, so any password works)."""
+    from tests.engine.conftest import fresh_store_url
+
+    for url in fresh_store_url("postgres", tmp_path):
+        yield url.replace("postgres@", "postgres:hunter2@")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("given", ["--store", "PLAIT_STORE"])
+def test_a_store_password_is_never_shown(
+    secret_store: str, given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    (tmp_path / "asking.py").write_text(ASKING)
+    (tmp_path / "fail.marker").write_text("")
+    store: list[str] = []
+    if given == "--store":
+        store = ["--store", secret_store]
+    else:
+        monkeypatch.setenv("PLAIT_STORE", secret_store)
+
+    def shown(*args: str, code: int = 0) -> str:
+        result = invoke(*args, *store)
+        assert result.exit_code == code, result.output
+        assert "hunter2" not in result.output
+        return " ".join(result.output.split())
+
+    assert "stored in postgresql://postgres:***@127.0.0.1" in shown("run", "flaky.py", code=1)
+    doc = json.loads(invoke("run", "flaky.py", "--json", *store).stdout)
+    assert doc["store"] == secret_store.replace("hunter2", "***")
+    (tmp_path / "fail.marker").unlink()
+    assert "stored in postgresql://postgres:***@" in shown("run", "flaky.py")
+    assert "stored in postgresql://postgres:***@" in shown("run", "asking.py", code=3)
+    assert "Runs in postgresql://postgres:***@" in shown("runs", "list")
+    assert "postgresql://postgres:***@" in shown("runs", "show", doc["run_id"])
+    assert "no run nope in postgresql://postgres:***@" in shown("runs", "show", "nope", code=1)
+    assert "no runs to prune" in shown("runs", "prune", "--older-than", "999d")
+    assert "nothing to recover in postgresql://postgres:***@" in shown("worker", "--once")
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_an_unreachable_store_s_password_is_not_shown(debug: list[str]) -> None:
+    url = "postgresql://postgres:hunter2@127.0.0.1:1/test"
+    for args in (["runs", "list"], ["runs", "show", "x"], ["worker", "--once"]):
+        result = invoke(*args, "--store", url, *debug)
+        assert result.exit_code == 1
+        assert "hunter2" not in result.output

@@ -4,6 +4,7 @@ from the folder the flows' code imports from."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -139,3 +140,137 @@ def test_worker_refuses_a_tiny_interval() -> None:
     result = invoke("worker", "--interval", "0")
     assert result.exit_code == 2
     assert "--interval" in result.output
+
+
+# -- code is loaded from modules and allowed paths, never from a path in the store -------
+
+
+def _set_stored_ref(db: Path, run_id: str, ref: str) -> None:
+    """What anyone who can write one row of the store can do."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE runs SET plan = json_set(plan, '$.ref', ?) WHERE run_id = ?", (ref, run_id)
+        )
+    conn.close()
+
+
+PAYLOAD = "from pathlib import Path\nPath(__file__).with_name('PAYLOAD-RAN').write_text('')\n"
+
+
+@pytest.fixture
+def tampered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, Path]:
+    """A killed run whose stored plan someone pointed at a file elsewhere; the store's
+    URL, the run id and that folder. The file is a working flow that leaves a mark."""
+    code, elsewhere = tmp_path / "code", tmp_path / "elsewhere"
+    code.mkdir()
+    elsewhere.mkdir()
+    url = f"sqlite:///{tmp_path}/runs.db"
+    run_id, _ = crash_run(code, url)
+    (elsewhere / "payload.py").write_text(PAYLOAD + (code / "leasy.py").read_text())
+    _set_stored_ref(tmp_path / "runs.db", run_id, f"{elsewhere}/payload.py:Leasy")
+    monkeypatch.chdir(code)
+    monkeypatch.delenv("PLAIT_ALLOW_PATHS", raising=False)
+    return url, run_id, elsewhere
+
+
+def test_the_worker_does_not_load_a_file_a_store_row_names(tampered: tuple[str, str, Path]) -> None:
+    url, run_id, elsewhere = tampered
+    result = invoke("worker", "--store", url, "--once")
+    assert result.exit_code == 1
+    assert not (elsewhere / "PAYLOAD-RAN").exists()
+    assert f"✗ run {run_id}" in result.stdout and "not on the allow-list" in result.stdout
+    assert "--allow" in result.stdout and "PLAIT_ALLOW_PATHS" in result.stdout
+    assert "Traceback" not in result.output
+    assert get_run(url, run_id).status == "running"
+
+
+@pytest.mark.parametrize("how", ["option", "environment", "the file"])
+def test_the_worker_loads_a_stored_path_the_operator_allowed(
+    tampered: tuple[str, str, Path], how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, run_id, elsewhere = tampered
+    args = ["worker", "--store", url, "--once"]
+    if how == "option":
+        args += ["--allow", str(elsewhere)]
+    elif how == "environment":
+        monkeypatch.setenv("PLAIT_ALLOW_PATHS", f"/nowhere{os.pathsep}{elsewhere}")
+    else:
+        args += ["--allow", str(elsewhere / "payload.py")]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert f"✓ run {run_id} recovered and completed" in result.stdout
+    assert (elsewhere / "PAYLOAD-RAN").exists()
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["../elsewhere/payload.py:Leasy", "{elsewhere}/../elsewhere/payload.py:Leasy", "builtins:exit"],
+)
+def test_other_stored_references_are_refused_too(
+    tampered: tuple[str, str, Path], ref: str, tmp_path: Path
+) -> None:
+    url, run_id, elsewhere = tampered
+    _set_stored_ref(tmp_path / "runs.db", run_id, ref.format(elsewhere=elsewhere))
+    result = invoke("worker", "--store", url, "--once", "--allow", str(tmp_path / "code"))
+    assert result.exit_code == 1
+    assert f"✗ run {run_id}" in result.stdout
+    assert not (elsewhere / "PAYLOAD-RAN").exists()
+    assert get_run(url, run_id).status == "running"
+
+
+def test_runs_resume_refuses_a_stored_path_but_not_a_typed_target(
+    tampered: tuple[str, str, Path],
+) -> None:
+    url, run_id, elsewhere = tampered
+    refused = invoke("runs", "resume", run_id, "--store", url)
+    assert refused.exit_code == 1
+    assert "not on the allow-list" in refused.stderr
+    assert not (elsewhere / "PAYLOAD-RAN").exists()
+
+    typed = invoke("runs", "resume", run_id, f"{elsewhere}/payload.py:Leasy", "--store", url)
+    assert typed.exit_code == 0, typed.output
+    assert (elsewhere / "PAYLOAD-RAN").exists()
+
+
+def test_a_module_not_on_the_import_path_is_found_in_an_allowed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    url = f"sqlite:///{tmp_path}/runs.db"
+    run_id, _ = crash_run(tmp_path / "code", url)  # stored as leasy:Leasy
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = invoke("worker", "--store", url, "--once", "--allow", str(tmp_path / "code"))
+    assert result.exit_code == 0, result.output
+    assert f"✓ run {run_id} recovered and completed" in result.stdout
+
+
+# -- one bad run does not stop the others ----------------------------------------------
+
+
+def test_worker_once_reports_a_run_that_cannot_go_on_and_recovers_the_others(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from tests.engine.test_leases import crash_in
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    bad = crash_in(tmp_path, url, "other")
+    good = crash_in(tmp_path, url, "leasy")
+    with sqlite3.connect(tmp_path / "runs.db") as conn:  # an output no codec can read
+        conn.execute(
+            "UPDATE events SET body = replace(body, '\"output\":1', "
+            '\'"output":{"$decimal":"not a number"}\') WHERE run_id = ?',
+            (bad,),
+        )
+    conn.close()
+
+    result = invoke("worker", "--store", url, "--once")
+    assert result.exit_code == 1
+    assert f"✓ run {good} recovered and completed" in result.stdout
+    assert f"✗ run {bad}" in result.stdout
+    assert "Unexpected error" not in result.output and "Traceback" not in result.output
+    assert get_run(url, good).status == "completed"

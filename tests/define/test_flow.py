@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from plait import DefinitionError, Flow, compile, listen, start
+from plait import DefinitionError, Flow, FlowState, compile, listen, start
 
 
 class Counter(BaseModel):
@@ -28,10 +28,13 @@ def test_initial_state_as_a_model_class_is_the_state_type() -> None:
         def read(self) -> Any:
             return self.state
 
-    assert ByClass.__plait_state_type__ is Counter
-    assert compile(ByClass).state_fields == ("count",)
-    out = ByClass().kickoff()
-    assert isinstance(out, Counter) and out.count == 7
+    state_type = ByClass.__plait_state_type__
+    assert state_type is not None and issubclass(state_type, Counter)
+    assert issubclass(state_type, FlowState)  # Counter has no id: it gets FlowState's
+    assert compile(ByClass).state_fields == ("count", "id")
+    flow = ByClass()
+    out = flow.kickoff()
+    assert isinstance(out, Counter) and out.count == 7 and out.id == flow.run_id
 
 
 def test_initial_state_as_a_model_instance_gives_the_type_and_the_values() -> None:
@@ -42,7 +45,8 @@ def test_initial_state_as_a_model_instance_gives_the_type_and_the_values() -> No
         def read(self) -> Any:
             return self.state
 
-    assert ByInstance.__plait_state_type__ is Counter
+    state_type = ByInstance.__plait_state_type__
+    assert state_type is not None and issubclass(state_type, Counter)
     out = ByInstance().kickoff()
     assert isinstance(out, Counter) and out.count == 3
 
@@ -197,7 +201,9 @@ def test_changes_to_dict_state_before_kickoff_are_kept_and_id_is_the_run_id() ->
         def read(self) -> dict[str, Any]:
             return dict(self.state)
 
-    flow = Free(topic="ai")
+    flow = Free(initial_state={"topic": "ai"})
     flow.state["n"] = 1
+    made_with = flow.state["id"]
     out = flow.kickoff()
     assert out == {"topic": "ai", "n": 1, "id": flow.run_id}
+    assert flow.run_id == made_with  # the first run takes the id the state was made with

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import operator
 import uuid
 from types import SimpleNamespace
@@ -57,10 +58,28 @@ def test_wrong_type_names_the_field_and_what_it_got() -> None:
     assert "integer" in text
 
 
-def test_unknown_key_names_the_key_and_the_fields() -> None:
-    text = str(_input_error({"item": "tea", "cuont": 2}))
-    assert "'cuont'" in text
+def test_an_unknown_key_is_ignored_with_a_warning_naming_the_nearest_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As in CrewAI, inputs a model state has no field for are left out.
+    with caplog.at_level(logging.WARNING, logger="plait"):
+        assert OrderFlow().kickoff({"item": "tea", "cuont": 2}) == "tea"
+    text = caplog.text
+    assert "'cuont' (did you mean 'count'?)" in text
     assert "item" in text and "count" in text  # the fields it does have
+
+
+def test_an_unknown_key_is_an_error_for_a_model_that_forbids_extras() -> None:
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        item: str = ""
+
+    class StrictFlow(Flow[Strict]):
+        @start()
+        def go(self) -> None: ...
+
+    with pytest.raises(InputError, match="'cuont'"):
+        StrictFlow().kickoff({"cuont": 2})
 
 
 def test_several_problems_are_reported_together() -> None:

@@ -5,15 +5,18 @@ Map items and emits of a step run again are taken from the log, not repeated."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from plait import Flow, InputError, StepError, StoreError, listen, on_event, start
+from plait import Flow, InputError, StoreError, listen, on_event, start
 from plait.engine import open_store
 from plait.runtime import Event, StepCompleted
 from plait.stores import SqliteStore
+from tests.engine.conftest import drop_postgres_schema
 
 
 class Watched(SqliteStore):
@@ -26,12 +29,22 @@ class Watched(SqliteStore):
         self.fail_on: str | None = None
         self.fail_status = False
 
-    async def append(self, run_id: str, events: list[Event]) -> None:
+    def _check(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, StepCompleted) and event.step == self.fail_on:
                 raise OSError("disk full")
+
+    async def append(self, run_id: str, events: list[Event]) -> None:
+        self._check(events)
         await super().append(run_id, events)
         self.committed += [e.step for e in events if isinstance(e, StepCompleted)]
+
+    def append_now(self, run_id: str, events: list[Event]) -> bool:
+        self._check(events)
+        if not super().append_now(run_id, events):
+            return False
+        self.committed += [e.step for e in events if isinstance(e, StepCompleted)]
+        return True
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         if self.fail_status and status in {"completed", "failed"}:
@@ -84,9 +97,11 @@ def test_async_lets_dependants_start_while_the_completion_commits(tmp_path: Path
     asyncio.run(store.close())
 
 
-def test_an_unknown_durability_mode_is_refused() -> None:
+def test_an_unknown_durability_mode_is_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
     with pytest.raises(InputError, match=r"durability='fast'.*'sync', 'async'"):
-        Chain(_store(Path("/nonexistent"))).kickoff(durability="fast")
+        Chain(store).kickoff(store=store, durability="fast")
+    asyncio.run(store.close())
 
 
 def test_an_unstorable_completion_names_its_step_and_starts_nothing(tmp_path: Path) -> None:
@@ -150,7 +165,7 @@ def test_two_maps_in_a_step_keep_their_own_items_on_resume(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path}/runs.db"
     TwoMaps.attempts = 0
     flow = TwoMaps()
-    with pytest.raises((RuntimeError, StepError), match="flaky"):
+    with pytest.raises(RuntimeError, match="flaky"):
         flow.kickoff(store=url)
     a, b = TwoMaps().resume(flow.run_id, store=url)
     assert list(a) == [0, 1, 4, 9, 16]
@@ -178,7 +193,7 @@ def test_an_emit_whose_listener_ran_is_not_repeated_on_resume(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path}/runs.db"
     Emitter.attempts = 0
     flow = Emitter()
-    with pytest.raises((RuntimeError, StepError), match="crashed after emitting"):
+    with pytest.raises(RuntimeError, match="crashed after emitting"):
         flow.kickoff(store=url)
     resumed = Emitter()
     resumed.resume(flow.run_id, store=url)
@@ -193,3 +208,64 @@ def test_an_emit_whose_listener_ran_is_not_repeated_on_resume(tmp_path: Path) ->
         return sum(1 for e in events if isinstance(e, StepCompleted) and e.step == "count")
 
     assert asyncio.run(runs_of_count()) == 1
+
+
+# -- a real server that drops its connections -------------------------------------------
+
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class Cut(Flow):
+    """``cut`` has the server terminate the store's connections while it runs."""
+
+    app = ""
+    ran_after = False
+
+    @start()
+    async def first(self) -> int:
+        return 1
+
+    @listen(first)
+    def cut(self, x: int) -> int:
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (Cut.app,),
+            )
+        return x + 1
+
+    @listen(cut)
+    async def after(self, x: int) -> int:
+        Cut.ran_after = True
+        return x
+
+
+@pytest.mark.postgres
+def test_a_run_whose_postgres_connections_are_cut_ends_with_a_store_error() -> None:
+    """The server terminates the store's connections: kickoff raises a StoreError naming
+    what could not be stored (it used to never return), and nothing after runs."""
+    if os.environ.get("PLAIT_TEST_NO_POSTGRES"):
+        pytest.skip("PostgreSQL is not installed here (PLAIT_TEST_NO_POSTGRES)")
+    from plait.stores import PostgresStore
+
+    tag = uuid.uuid4().hex[:12]
+    Cut.app, Cut.ran_after = f"plait-cut-{tag}", False
+    schema = f"plait_test_{tag}"
+
+    async def go() -> None:
+        store = await PostgresStore.connect(f"{PG}?application_name={Cut.app}", schema=schema)
+        try:
+            with pytest.raises(StoreError, match=r"step 'cut'|end of run"):
+                await asyncio.wait_for(Cut().kickoff_async(store=store), timeout=60)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(go())
+    finally:
+        drop_postgres_schema(schema)
+    assert not Cut.ran_after

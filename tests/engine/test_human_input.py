@@ -269,7 +269,7 @@ def test_ask_outside_a_step_and_bad_arguments() -> None:
         async def s(self) -> Any:
             return await self.ask("", schema=str)
 
-    with pytest.raises(plait.StepError, match="non-empty prompt"):
+    with pytest.raises(plait.InputError, match="non-empty prompt"):
         Bad().kickoff()
 
 

@@ -27,10 +27,8 @@ def test_a_sync_step_raising_stop_iteration_fails_instead_of_hanging() -> None:
         def first(self) -> Any:
             return next(iter([]))
 
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(RuntimeError, match="StopIteration"):
         run(F())
-    assert isinstance(caught.value.__cause__, RuntimeError)
-    assert "StopIteration" in str(caught.value)
 
 
 def test_a_failure_elsewhere_stops_the_step_run_kicked_off_inline() -> None:
@@ -46,7 +44,7 @@ def test_a_failure_elsewhere_stops_the_step_run_kicked_off_inline() -> None:
             raise ValueError("boom")
 
     flow = F()
-    with pytest.raises(StepError, match="boom"):
+    with pytest.raises(ValueError, match="boom"):
         run(flow)
     kinds = [type(e).__name__ for e in flow.events]
     assert kinds[-1] == "RunFailed"
@@ -69,7 +67,7 @@ def test_nothing_is_recorded_after_the_run_failed() -> None:
             raise ValueError("boom")
 
     flow = F()
-    with pytest.raises(StepError):
+    with pytest.raises(ValueError, match="boom"):
         run(flow)
     assert isinstance(flow.events[-1], RunFailed)
 

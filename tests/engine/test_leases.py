@@ -392,7 +392,7 @@ class Ending(Flow):
 def test_a_run_releases_its_lease_however_it_ends(store_url: str, end: str) -> None:
     HOOKS["end"] = end
     flow = Ending()
-    error = {"completed": None, "failed": RunError, "waiting": WaitingForInput}[end]
+    error = {"completed": None, "failed": ValueError, "waiting": WaitingForInput}[end]
     if error is None:
         flow.kickoff(store=store_url)
     else:
@@ -482,3 +482,175 @@ def test_recover_finishes_a_run_answered_without_resuming(store_url: str) -> Non
     assert (record.status, record.owner) == ("completed", "")
     assert calls == Counter({"draft": 1, "approve": 2})  # `draft` did not run again
     assert asyncio.run(recover(store_url)) == Recovered()
+
+
+# -- one run that cannot go on does not stop the others ---------------------------------
+
+OTHER = FLOW.replace("class Leasy", "class Other")
+"""``Leasy`` under another name, in the module ``other``."""
+
+RUN_ONE = textwrap.dedent(
+    """
+    import importlib, sys
+    sys.path.insert(0, sys.argv[1])
+    getattr(importlib.import_module(sys.argv[3]), sys.argv[4])().kickoff(store=sys.argv[2])
+    """
+)
+
+
+def crash_in(folder: Path, url: str, module: str) -> str:
+    """Run ``Leasy`` (module ``leasy``) or ``Other`` (``other``) in a process that dies in
+    its second step, in a store that may hold other runs; return the new run's id."""
+    (folder / "leasy.py").write_text(FLOW)
+    (folder / "other.py").write_text(OTHER)
+    (folder / "run_one.py").write_text(RUN_ONE)
+    (folder / "crash-at").write_text("second")
+    before = {r.run_id for r in asyncio.run(_records(url))}
+    flow = "Leasy" if module == "leasy" else "Other"
+    done = subprocess.run(
+        [sys.executable, str(folder / "run_one.py"), str(folder), url, module, flow],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 9, done.stderr
+    (run_id,) = {r.run_id for r in asyncio.run(_records(url))} - before
+    return run_id
+
+
+@pytest.fixture
+def other(leasy: Path) -> Iterator[Path]:
+    """``leasy``, where the module ``other`` imports too."""
+    sys.modules.pop("other", None)
+    yield leasy
+    sys.modules.pop("other", None)
+
+
+def test_a_run_whose_code_does_not_load_is_reported_and_the_others_recovered(
+    other: Path, store_url: str
+) -> None:
+    bad = crash_in(other, store_url, "other")
+    good = crash_in(other, store_url, "leasy")
+    (other / "other.py").write_text(OTHER + "\ndef broken(:\n")  # a deploy broke it
+
+    result = asyncio.run(recover(store_url))
+    assert result.completed == [good]
+    assert list(result.failed) == [bad]
+    assert "SyntaxError" in result.failed[bad] and "'other:Other'" in result.failed[bad]
+    record = get_run(store_url, bad)
+    assert record.status == "running"  # left for a worker where its code loads
+
+    (other / "other.py").write_text(OTHER)  # fixed
+    sys.modules.pop("other", None)
+    assert asyncio.run(recover(store_url)).completed == [bad]
+
+
+def test_a_run_that_cannot_go_on_with_its_code_is_marked_failed_not_retried(
+    other: Path, store_url: str
+) -> None:
+    bad = crash_in(other, store_url, "other")
+    good = crash_in(other, store_url, "leasy")
+    # A deploy gave Other a state model its stored runs do not fit: the code loads, but
+    # the run cannot go on with it, here or on any other worker.
+    (other / "other.py").write_text(
+        OTHER.replace(
+            "from plait import Flow, listen, start",
+            "from pydantic import BaseModel\nfrom plait import Flow, listen, start\n\n"
+            "class Needs(BaseModel):\n    need: int",
+        ).replace("class Other(Flow):", "class Other(Flow[Needs]):")
+    )
+
+    result = asyncio.run(recover(store_url))
+    assert result.completed == [good]
+    assert list(result.failed) == [bad] and "state" in result.failed[bad]
+    record = get_run(store_url, bad)
+    assert (record.status, record.owner) == ("failed", "")
+    assert f"plait runs resume {bad}" in record.error and "Needs" in record.error
+    assert asyncio.run(recover(store_url)) == Recovered()  # not tried again
+
+    (other / "other.py").write_text(OTHER)  # the code fixed, the run goes on
+    sys.modules.pop("other", None)
+    from other import Other  # type: ignore[import-not-found]
+
+    assert asyncio.run(Other().resume_async(bad, store=store_url)) == OUTPUT
+
+
+def test_a_run_whose_log_does_not_decode_does_not_stop_the_others(
+    other: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    bad = crash_in(other, url, "other")
+    good = crash_in(other, url, "leasy")
+    with sqlite3.connect(tmp_path / "runs.db") as conn:  # an output no codec can read
+        conn.execute(
+            "UPDATE events SET body = replace(body, '\"output\":1', "
+            '\'"output":{"$decimal":"not a number"}\') WHERE run_id = ?',
+            (bad,),
+        )
+    conn.close()
+
+    result = asyncio.run(recover(url))
+    assert result.completed == [good]
+    assert list(result.failed) == [bad]
+    assert get_run(url, bad).status != "completed"
+
+
+def test_work_goes_on_past_a_bad_run_and_a_failed_look_and_backs_off(
+    other: Path, tmp_path: Path
+) -> None:
+    from plait.core import StoreError
+    from plait.engine import load_definition, work
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    bad = crash_in(other, url, "other")
+    good = crash_in(other, url, "leasy")
+    (other / "other.py").write_text(OTHER + "\ndef broken(:\n")
+    tries: Counter[str] = Counter()
+    passes: list[Recovered] = []
+
+    def load(record: RunRecord) -> Any:
+        tries[record.run_id] += 1
+        return load_definition(record)
+
+    class Flaky:
+        """The store, unreachable for the first look."""
+
+        def __init__(self, store: Store) -> None:
+            self._store = store
+            self.down = True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._store, name)
+
+        async def list_runs(self, **options: Any) -> list[RunRecord]:
+            if self.down:
+                self.down = False
+                raise StoreError("the server at redis://:s3cret@db:6379/0 went away")
+            return await self._store.list_runs(**options)
+
+    async def go() -> None:
+        store = await open_store(url)
+        enough = asyncio.Event()
+
+        def looked(result: Recovered) -> None:
+            passes.append(result)
+            if len(passes) == 4:
+                enough.set()
+
+        task = asyncio.ensure_future(work(Flaky(store), interval=0.01, load=load, on_pass=looked))
+        try:
+            await asyncio.wait_for(enough.wait(), HANG_GUARD)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await store.close()
+
+    asyncio.run(go())
+    assert "went away" in passes[0].error and "s3cret" not in passes[0].error
+    assert passes[1].completed == [good] and list(passes[1].failed) == [bad]
+    assert all(p == Recovered() for p in passes[2:])
+    assert tries == Counter({good: 1, bad: 1})  # the bad run waits before its next try
+    assert get_run(url, good).status == "completed"

@@ -184,7 +184,7 @@ def test_a_failed_run_resumes_from_the_failed_step(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path}/runs.db"
     flow = F()
-    with pytest.raises(RunError):
+    with pytest.raises(ValueError, match="not yet"):
         flow.kickoff(store=url)
     broken["yes"] = False
     assert F().resume(flow.run_id, store=url) == 2
@@ -219,7 +219,7 @@ def test_resume_refuses_a_run_of_another_flow(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path}/runs.db"
     a = A()
-    with pytest.raises(RunError):
+    with pytest.raises(ValueError, match="stop"):
         a.kickoff(store=url)
     with pytest.raises(RunError, match="run of 'A'"):
         B().resume(a.run_id, store=url)
@@ -245,7 +245,7 @@ def test_of_two_concurrent_resumes_exactly_one_wins(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path}/runs.db"
     flow = F()
-    with pytest.raises(RunError):
+    with pytest.raises(ValueError, match="closed"):
         flow.kickoff(store=url)
     gate["open"] = True
 

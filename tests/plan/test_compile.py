@@ -1,9 +1,13 @@
-"""compile(): every problem of a definition, found before anything runs, listed at once."""
+"""compile(): every problem of a definition, found before anything runs, listed at once.
+
+Errors (what cannot run) raise; for flows, what runs but maybe not as meant is a warning
+(CrewAI runs such flows too), which ``strict=True`` raises as well."""
 
 from __future__ import annotations
 
+import logging
 import operator
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -25,13 +29,23 @@ from plait.define import Leaf
 
 
 def problems_of(definition: object) -> tuple[str, ...]:
+    """Every problem, errors and warnings, as ``compile(strict=True)`` lists them."""
     with pytest.raises(PlanError) as info:
-        compile(definition)
+        compile(definition, strict=True)
     err = info.value
     assert str(len(err.problems)) in str(err)
     for problem in err.problems:
         assert problem in str(err)
     return err.problems
+
+
+def warning_of(definition: object, *needles: str) -> str:
+    """The warning that mentions ``needles``: the definition compiles without strict."""
+    warnings = compile(definition).warnings
+    found = [w for w in warnings if all(n in w for n in needles)]
+    assert found, f"no warning mentions {needles}: {warnings}"
+    assert found[0] in problems_of(definition)  # strict refuses it
+    return found[0]
 
 
 def one_problem(definition: object, *needles: str) -> str:
@@ -63,8 +77,10 @@ def test_unknown_listen_target_suggests_the_close_name() -> None:
         @listen("drafts")
         def review(self) -> None: ...
 
-    text = one_problem(Typo, "'review'", "'drafts'")
+    text = warning_of(Typo, "'review'", "'drafts'")
     assert "did you mean 'draft'?" in text
+    assert "runs only if a router returns 'drafts'" in text
+    assert Typo().kickoff() is None  # review never fires (as in CrewAI)
 
 
 def test_unknown_dependency_in_a_workflow() -> None:
@@ -81,14 +97,15 @@ def test_compile_rejects_what_is_not_a_definition() -> None:
         compile(42)
 
 
-def test_a_flow_without_steps() -> None:
+def test_a_flow_without_steps_runs_and_does_nothing() -> None:
     class Empty(Flow):
         pass
 
-    assert "no steps" in one_problem(Empty, "@start()")
+    assert "no steps" in warning_of(Empty, "@start()")
+    assert Empty().kickoff() is None
 
 
-def test_a_flow_without_a_start_step() -> None:
+def test_a_flow_without_a_start_step_runs_and_does_nothing() -> None:
     class NoStart(Flow):
         @listen("b")
         def a(self) -> None: ...
@@ -96,7 +113,14 @@ def test_a_flow_without_a_start_step() -> None:
         @listen(a)
         def b(self) -> None: ...
 
-    one_problem(NoStart, "no start step")
+    warning_of(NoStart, "no start step")
+    assert NoStart().kickoff() is None
+
+
+def test_a_workflow_without_tasks_is_an_error() -> None:
+    one_problem(Workflow("w"), "no steps")
+    with pytest.raises(PlanError):
+        compile(Workflow("w2"))
 
 
 def test_writing_an_unknown_field_of_a_model_state() -> None:
@@ -112,6 +136,7 @@ def test_writing_an_unknown_field_of_a_model_state() -> None:
     problems = problems_of(Writes)
     assert len(problems) == 1
     assert "'a'" in problems[0] and "unknown" in problems[0] and "S" in problems[0]
+    assert compile(Writes).warnings == problems  # a warning: the step fails if it runs
 
 
 def test_a_declared_writes_list_is_taken_at_its_word() -> None:
@@ -123,7 +148,7 @@ def test_a_declared_writes_list_is_taken_at_its_word() -> None:
         def a(self) -> None:
             setattr(self.state, "known", 1)  # noqa: B010 - invisible to the source check
 
-    one_problem(Declared, "'a'", "ghost")
+    warning_of(Declared, "'a'", "ghost")
 
 
 def test_workflow_task_parameter_that_is_neither_dependency_nor_state_field() -> None:
@@ -193,6 +218,10 @@ def test_every_problem_is_listed_at_once() -> None:
         @listen(and_(a, ping))
         def never(self) -> None: ...
 
+    with pytest.raises(PlanError) as info:
+        compile(Broken)  # without strict: only what cannot run
+    (error,) = info.value.problems
+    assert "+=" in error and "'notes'" in error
     problems = problems_of(Broken)
     expected = [
         ("'typo'", "'bb'", "did you mean 'b'?"),  # unknown target
@@ -251,3 +280,62 @@ def test_a_step_named_like_the_label_it_listens_to_listens_to_the_label() -> Non
     assert plan.step("left").trigger == Leaf("label", "left")
     assert F().kickoff(inputs={"x": 1}) == "went left"
     assert F().kickoff() == "went right"
+
+
+class Warned(Flow):
+    @start()
+    def s(self) -> None: ...
+
+    @router(s)
+    def r(self) -> Literal["yes", "no"]:
+        return "no"
+
+    @listen("yes")
+    def on_yes(self) -> None: ...
+
+
+def test_warnings_are_kept_on_the_plan_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    class Once(Warned):
+        pass
+
+    with caplog.at_level(logging.WARNING, logger="plait"):
+        plan = compile(Once)
+        compile(Once)
+        Once().kickoff()
+    (warning,) = plan.warnings
+    assert "'r' can return 'no', but no step listens to it" in warning
+    records = [r for r in caplog.records if r.name.startswith("plait") and "'Once'" in r.message]
+    assert len(records) == 1  # once per plan, not per compile() or kickoff
+    assert records[0].levelno == logging.WARNING and warning in records[0].getMessage()
+
+
+def test_strict_refuses_what_only_warns() -> None:
+    class Strict(Warned):
+        pass
+
+    with pytest.raises(PlanError) as info:
+        compile(Strict, strict=True)
+    assert info.value.problems == compile(Strict).warnings
+    with pytest.raises(PlanError):
+        compile(Strict, strict=True)  # from the cached plan too
+    assert compile(Strict).warnings  # and without strict it still compiles
+
+
+def test_a_name_that_is_a_step_and_a_label_fires_on_either() -> None:
+    class Both(Flow):
+        @start()
+        def s(self) -> None:
+            self.state["seen"] = []
+
+        @listen("s")
+        def x(self, value: object) -> None:
+            self.state["seen"].append(value)
+
+        @router(x)
+        def r(self) -> Literal["s", "end"]:
+            return "s" if len(self.state["seen"]) < 2 else "end"
+
+    warning_of(Both, "'x' listens to 's'", "also a label of router 'r'")
+    flow = Both()
+    flow.kickoff()
+    assert flow.state["seen"] == [None, "s"]  # s completed, then r returned "s"

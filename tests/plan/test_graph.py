@@ -1,8 +1,12 @@
-"""Graph checks: reachability, joins, cycles and loops, parallel writes."""
+"""Graph checks: reachability, joins, cycles and loops, parallel writes.
+
+For flows they are warnings (``compile(strict=True)`` raises them); a dependency cycle in
+a task graph is an error."""
 
 from __future__ import annotations
 
 import operator
+from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal
 
 import pytest
@@ -12,12 +16,22 @@ from plait import Flow, PlanError, Workflow, and_, compile, listen, or_, reducer
 from plait.define import AllOf, AnyOf, Leaf
 from plait.plan import PlanStep
 from plait.plan._graph import edges_of, runs_once, strongly_connected
+from plait.plan._source import router_labels
 
 
 def problems_of(definition: object) -> tuple[str, ...]:
+    """What ``compile(strict=True)`` refuses; for a flow, these are also the warnings of
+    a plain ``compile()``, which succeeds."""
     with pytest.raises(PlanError) as info:
-        compile(definition)
+        compile(definition, strict=True)
     return info.value.problems
+
+
+def warnings_of(definition: object) -> tuple[str, ...]:
+    """A flow's warnings: it compiles, and strict refuses exactly those."""
+    warnings = compile(definition).warnings
+    assert warnings and problems_of(definition) == warnings
+    return warnings
 
 
 def test_unreachable_steps_are_named() -> None:
@@ -31,7 +45,7 @@ def test_unreachable_steps_are_named() -> None:
         @listen(x)
         def y(self) -> None: ...
 
-    problems = problems_of(Island)
+    problems = warnings_of(Island)
     assert any("'x' can never run" in p for p in problems)
     assert any("'y' can never run" in p for p in problems)
 
@@ -56,7 +70,7 @@ def test_and_over_two_labels_of_one_router_can_never_fire() -> None:
         @listen(and_("yes", "no"))
         def both(self) -> None: ...
 
-    (problem,) = problems_of(Exclusive)
+    (problem,) = warnings_of(Exclusive)
     assert "'both'" in problem and "never" in problem and "'r'" in problem
     assert "or_()" in problem
 
@@ -94,15 +108,36 @@ def test_and_over_two_labels_of_a_looping_router_is_fine() -> None:
 
 def test_a_cycle_without_a_router() -> None:
     class Cycle(Flow):
-        @start("b")
+        @start()
+        def s(self) -> None: ...
+
+        @listen(or_(s, "b"))
         def a(self) -> None: ...
 
         @listen(a)
         def b(self) -> None: ...
 
-    (problem,) = problems_of(Cycle)
+    (problem,) = warnings_of(Cycle)
     assert "a → b → a" in problem
-    assert "router" in problem
+    assert "router" in problem and "call limit" in problem
+
+
+def test_a_conditional_start_hears_a_step_name_only_as_a_label() -> None:
+    """CrewAI: ``@start("b")`` runs when a router returns "b", not when step b completes."""
+
+    class Gated(Flow):
+        @start("b")
+        def a(self) -> None:
+            self.state["a"] = self.state.get("a", 0) + 1
+
+        @listen(a)
+        def b(self) -> None: ...
+
+    (problem,) = warnings_of(Gated)
+    assert "start step 'a' waits for 'b', a step" in problem and "@listen(b)" in problem
+    flow = Gated()
+    flow.kickoff()  # the only start steps are conditional: they run at kickoff
+    assert flow.state["a"] == 1  # and b completing does not start a again
 
 
 def test_a_loop_whose_router_has_no_exit_label() -> None:
@@ -114,7 +149,7 @@ def test_a_loop_whose_router_has_no_exit_label() -> None:
         def r(self) -> str:
             return "again"
 
-    problems = problems_of(Forever)
+    problems = warnings_of(Forever)
     assert any("'r'" in p or "r → r" in p for p in problems)
     assert any("can never end" in p for p in problems)
 
@@ -148,7 +183,7 @@ def test_router_label_nobody_listens_to() -> None:
         @listen("left")
         def go_left(self) -> None: ...
 
-    (problem,) = problems_of(Deaf)
+    (problem,) = warnings_of(Deaf)
     assert "'r'" in problem and "'right'" in problem and "@listen('right')" in problem
 
 
@@ -195,7 +230,7 @@ def test_two_start_steps_writing_one_key_conflict() -> None:
         def b(self) -> None:
             self.state["x"] = 2
 
-    (problem,) = problems_of(Race)
+    (problem,) = warnings_of(Race)
     assert "'a'" in problem and "'b'" in problem and "'x'" in problem
     assert "reducer" in problem
 
@@ -217,7 +252,7 @@ def test_in_place_changes_and_deletes_count_as_writes(mutation: str) -> None:
     )
     exec(compile_source(source), namespace)
     with pytest.raises(PlanError, match="'items'"):
-        compile(namespace["Race"])
+        compile(namespace["Race"], strict=True)
 
 
 def compile_source(source: str) -> object:
@@ -393,16 +428,20 @@ def test_branches_of_a_router_that_runs_twice_may_overlap() -> None:
         def write_even(self) -> None:
             self.state["winner"] = "even"
 
-    (problem,) = problems_of(Racing)
+    (problem,) = warnings_of(Racing)
     assert "'write_odd' and 'write_even'" in problem and "'winner'" in problem
 
 
-def test_a_router_behind_a_start_step_with_a_trigger_runs_twice() -> None:
+def test_a_router_behind_a_conditional_start_may_run_more_than_once() -> None:
     class Again(Flow):
         @start()
         def s(self) -> None: ...
 
-        @start(s)  # runs at the start, and again once s completes
+        @router(s)
+        def kick(self) -> Literal["again"]:
+            return "again"
+
+        @start("again")  # runs each time the label is taken
         def t(self) -> None: ...
 
         @router(t)
@@ -420,7 +459,7 @@ def test_a_router_behind_a_start_step_with_a_trigger_runs_twice() -> None:
         @listen(and_("yes", "no"))
         def both(self) -> None: ...
 
-    (problem,) = problems_of(Again)  # both may fire; the two writers may overlap
+    (problem,) = warnings_of(Again)  # both may fire; the two writers may overlap
     assert "'on_yes' and 'on_no'" in problem
 
 
@@ -481,3 +520,51 @@ def test_runs_once_on_a_long_chain_needs_no_deep_recursion() -> None:
     steps += [PlanStep(f"s{i}", trigger=Leaf("step", f"s{i - 1}")) for i in range(1, n)]
     once = _once(steps)
     assert len(once) == n and all(once.values())
+
+
+# -- router labels from annotations and returns (as CrewAI reads emit from them) -------
+
+
+class Route(Enum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Number(Enum):
+    ONE = 1
+
+
+def _labels_of(fn: Any) -> tuple[str, ...] | None:
+    return router_labels(fn)
+
+
+def test_router_labels_from_an_enum_annotation() -> None:
+    def r(self: Any) -> Route:
+        return Route.LEFT
+
+    assert _labels_of(r) == ("left", "right")
+
+
+def test_router_labels_from_an_optional_literal_and_annotated() -> None:
+    def r(self: Any) -> Annotated[Literal["a", "b"] | Number | None, "doc"]:
+        return None
+
+    assert _labels_of(r) == ("a", "b", "1")
+
+
+def test_router_labels_from_returns_of_none_and_numbers() -> None:
+    def r(self: Any):  # type: ignore[no-untyped-def]
+        if self.state.get("x"):
+            return 0
+        if self.state.get("y"):
+            return None  # routes nowhere
+        return "go"
+
+    assert sorted(_labels_of(r) or ()) == ["0", "go"]
+
+
+def test_a_str_in_the_annotation_leaves_the_labels_open_to_the_source() -> None:
+    def r(self: Any) -> Literal["a"] | str:
+        return "a" if self.state.get("x") else "b"
+
+    assert sorted(_labels_of(r) or ()) == ["a", "b"]  # read from the returns

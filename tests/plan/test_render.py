@@ -58,4 +58,4 @@ def test_workflow_plot() -> None:
 
 def test_unknown_format() -> None:
     with pytest.raises(PlaitError, match="unknown plot format"):
-        Shop().plot("png")
+        Shop().plot(fmt="png")

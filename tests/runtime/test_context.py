@@ -134,7 +134,7 @@ def test_a_failing_item_fails_the_step() -> None:
         async def go(self) -> list[int]:
             return await plait.map(check, range(4), concurrency=2)
 
-    with pytest.raises(plait.StepError, match="bad item 2"):
+    with pytest.raises(ValueError, match="bad item 2"):
         Failing().kickoff()
 
 

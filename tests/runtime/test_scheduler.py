@@ -21,7 +21,8 @@ from tests.runtime._helpers import Log, any_, label, plan_of, step
 PLAN = plan_of(
     PlanStep("a", start=True),
     PlanStep("b", start=True),
-    PlanStep("c", trigger=any_(step("a"), step("b"), label("again"))),
+    # A router: an or_ fires it for every part (a plain listener fires once, as in CrewAI).
+    PlanStep("c", kind="router", trigger=any_(step("a"), step("b"), label("again"))),
 )
 LIMITS = {"a": 10, "b": 10, "c": 2}
 

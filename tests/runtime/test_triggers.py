@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
+import pytest
+
 from plait.define import Leaf
-from plait.plan import PlanStep
+from plait.plan import Plan, PlanStep
 from plait.runtime import TriggerIndex
+from plait.runtime._triggers import route_label
 from tests.runtime._helpers import all_, any_, label, plan_of, step
+
+
+class Colour(Enum):
+    RED = "red"
+
+
+class Level(Enum):
+    HIGH = 2
 
 
 def test_index_knows_starts_and_listeners() -> None:
@@ -16,9 +29,11 @@ def test_index_knows_starts_and_listeners() -> None:
         PlanStep("d", trigger=any_(step("a"), all_(step("b"), Leaf("event", "e")))),
     )
     index = TriggerIndex.build(plan)
-    assert index.starts == ["a", "b"]
+    assert index.starts == ["a"]  # b has a condition: it waits for it (a runs at kickoff)
     assert index.direct[("step", "a")] == ["c"]
+    assert index.direct[("label", "a")] == ["c"]  # one namespace: a router may return "a"
     assert index.direct[("label", "again")] == ["b"]
+    assert index.once == {"d"} and index.quiet == {"b"}
     assert [owner for owner, _ in index.nested[("step", "a")]] == ["d"]
     assert [owner for owner, _ in index.nested[("event", "e")]] == ["d"]
     assert index.listeners(("step", "a"))
@@ -37,3 +52,43 @@ def test_equal_plans_build_equal_indexes() -> None:
         )
 
     assert make() == make()
+
+
+def test_only_conditional_starts_all_run_at_kickoff() -> None:
+    plan = plan_of(
+        PlanStep("a", start=True, trigger=label("x")),
+        PlanStep("b", start=True, trigger=step("a")),
+    )
+    index = TriggerIndex.build(plan)
+    assert index.starts == ["a", "b"]
+    assert index.direct[("label", "a")] == ["b"]  # a start hears a step name as a label
+    assert ("step", "a") not in index.direct
+
+
+def test_a_router_or_fires_every_time_and_workflows_keep_their_keys() -> None:
+    plan = plan_of(
+        PlanStep("a", start=True),
+        PlanStep("r", kind="router", trigger=any_(step("a"), label("again"))),
+    )
+    assert TriggerIndex.build(plan).once == set()
+    tasks = Plan(
+        name="w",
+        kind="workflow",
+        steps=(PlanStep("a", start=True), PlanStep("b", trigger=step("a"))),
+    )
+    assert list(TriggerIndex.build(tasks).direct) == [("step", "a")]
+
+
+@pytest.mark.parametrize(
+    ("output", "label_"),
+    [
+        ("yes", "yes"),
+        (None, None),
+        (0, "0"),
+        (False, "False"),
+        (Colour.RED, "red"),
+        (Level.HIGH, "2"),
+    ],
+)
+def test_route_label_converts_like_crewai(output: object, label_: str | None) -> None:
+    assert route_label(output) == label_

@@ -147,7 +147,8 @@ def test_items_are_kept_per_step_invocation() -> None:
     assert view.items == {("a", 1, 1): {2: "c", 0: "a"}}
 
 
-def test_or_fires_each_time_any_child_fires() -> None:
+def test_or_fires_once_for_the_first_part() -> None:
+    """CrewAI: ``or_(a, b)`` fires for whichever completes first, not again for the other."""
     plan = plan_of(
         PlanStep("a", start=True),
         PlanStep("b", start=True),
@@ -159,7 +160,65 @@ def test_or_fires_each_time_any_child_fires() -> None:
         feed(view, log, StepStarted, step=name, invocation=1)
     feed(view, log, StepCompleted, step="b", invocation=1, output="B")
     feed(view, log, StepCompleted, step="a", invocation=1, output="A")
-    assert ready(view) == [("x", "B"), ("x", "A")]
+    assert ready(view) == [("x", "B")]
+    assert view.spent == {"x": 4}
+
+
+LOOP = plan_of(
+    PlanStep("kick", start=True),
+    PlanStep("first", kind="router", trigger=step("kick"), labels=("A",)),
+    PlanStep("second", kind="router", trigger=label("A"), labels=("B",)),
+    PlanStep("x", trigger=any_(label("A"), label("B"))),
+    PlanStep("back", kind="router", trigger=step("x"), labels=("B", "stop")),
+)
+
+
+def _routes(view: RunView, log: Log, router: str, invocation: int, label_: str) -> None:
+    feed(view, log, StepStarted, step=router, invocation=invocation)
+    feed(view, log, StepCompleted, step=router, invocation=invocation, output=label_)
+    feed(view, log, RouteTaken, step=router, invocation=invocation, label=label_)
+
+
+def test_two_routers_chained_in_one_wave_fire_an_or_once() -> None:
+    view, log = _view(LOOP)
+    feed(view, log, RunStarted, flow="p")
+    feed(view, log, StepStarted, step="kick", invocation=1)
+    feed(view, log, StepCompleted, step="kick", invocation=1)
+    _routes(view, log, "first", 1, "A")
+    assert ready(view) == [("second", "A"), ("x", "A")]
+    _routes(view, log, "second", 1, "B")  # the same wave: x stays spent
+    assert ready(view) == [("x", "A")]
+
+
+def test_a_router_loop_re_arms_an_or_each_round() -> None:
+    view, log = _view(LOOP)
+    feed(view, log, RunStarted, flow="p")
+    feed(view, log, StepStarted, step="kick", invocation=1)
+    feed(view, log, StepCompleted, step="kick", invocation=1)
+    _routes(view, log, "first", 1, "A")
+    view.ready.clear()  # second is not part of this story
+    feed(view, log, StepStarted, step="x", invocation=1)
+    feed(view, log, StepCompleted, step="x", invocation=1)
+    _routes(view, log, "back", 1, "B")  # a wave that began after x fired: re-armed
+    assert ready(view) == [("x", "B")]
+    feed(view, log, StepStarted, step="x", invocation=2)
+    assert view.spent == {}  # a step running again re-arms every or_
+
+
+def test_route_taken_gives_listeners_the_routers_value() -> None:
+    plan = plan_of(
+        PlanStep("s", start=True),
+        PlanStep("r", kind="router", trigger=step("s")),
+        PlanStep("zero", trigger=label("0"), takes_input=True),
+    )
+    view, log = _view(plan)
+    feed(view, log, RunStarted, flow="p")
+    feed(view, log, StepStarted, step="s", invocation=1)
+    feed(view, log, StepCompleted, step="s", invocation=1)
+    feed(view, log, StepStarted, step="r", invocation=1)
+    feed(view, log, StepCompleted, step="r", invocation=1, output=0)
+    feed(view, log, RouteTaken, step="r", invocation=1, label="0")
+    assert ready(view) == [("zero", 0)]  # as CrewAI: the value, not its label
 
 
 def test_and_fires_once_all_completed_then_resets() -> None:
@@ -184,22 +243,52 @@ def test_and_fires_once_all_completed_then_resets() -> None:
     assert ready(view) == []
 
 
-def test_or_of_a_step_and_a_join_keeps_the_join_progress() -> None:
-    """or_(a, and_(b, c)): a firing must not erase that b already completed."""
+def test_a_firing_forgets_all_its_condition_saw() -> None:
+    """CrewAI: and_(x, or_(a, and_(b, c))) firing through a drops that b completed."""
     plan = plan_of(
         PlanStep("a", start=True),
         PlanStep("b", start=True),
         PlanStep("c", start=True),
-        PlanStep("x", trigger=any_(step("a"), all_(step("b"), step("c")))),
+        PlanStep("x", start=True),
+        PlanStep("j", trigger=all_(step("x"), any_(step("a"), all_(step("b"), step("c"))))),
     )
     view, log = _view(plan)
     feed(view, log, RunStarted, flow="p")
-    for name in "abc":
+    for name in "abcx":
         feed(view, log, StepStarted, step=name, invocation=1)
     feed(view, log, StepCompleted, step="b", invocation=1, output="B")
     feed(view, log, StepCompleted, step="a", invocation=1, output="A")
+    feed(view, log, StepCompleted, step="x", invocation=1, output="X")
+    assert ready(view) == [("j", "X")]
+    assert not join_pending(view, "j")
+    view.ready.clear()
+    feed(view, log, StepStarted, step="x", invocation=2)
+    feed(view, log, StepCompleted, step="x", invocation=2, output="X2")
     feed(view, log, StepCompleted, step="c", invocation=1, output="C")
-    assert ready(view) == [("x", "A"), ("x", "C")]
+    assert ready(view) == []  # x and c, but not b again: b was forgotten
+
+
+def test_an_or_of_joins_fires_once_and_forgets_the_other_join() -> None:
+    """CrewAI's test_or_branch_does_not_leave_stale_and_state, on the reducer."""
+    plan = plan_of(
+        PlanStep("a", start=True),
+        PlanStep("c", start=True),
+        PlanStep("x", start=True),
+        PlanStep("j", trigger=any_(all_(step("a"), step("x")), all_(step("c"), label("y")))),
+        PlanStep("r", kind="router", trigger=step("j"), labels=("y",)),
+    )
+    view, log = _view(plan)
+    feed(view, log, RunStarted, flow="p")
+    for name in "acx":
+        feed(view, log, StepStarted, step=name, invocation=1)
+        feed(view, log, StepCompleted, step=name, invocation=1, output=name)
+    assert ready(view) == [("j", "x")]
+    view.ready.clear()
+    feed(view, log, StepStarted, step="j", invocation=1)
+    feed(view, log, StepCompleted, step="j", invocation=1)
+    view.ready.clear()
+    _routes(view, log, "r", 1, "y")  # re-arms j (a new wave), but c was forgotten
+    assert ready(view) == []
 
 
 def test_replay_rebuilds_the_same_view() -> None:

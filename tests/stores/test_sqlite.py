@@ -123,18 +123,33 @@ def test_corrupted_event_body_fails_read_and_changes_nothing(tmp_path: Path) -> 
     assert count == 3 and body == '{"v": 1, broken'
 
 
-def test_group_commit_batches_concurrent_appends(tmp_path: Path) -> None:
+def test_an_append_to_an_idle_store_commits_on_the_callers_thread(tmp_path: Path) -> None:
+    """No thread hand-off when nothing else writes: each append commits right away, and
+    append_now says so (what a durable step's completion takes)."""
+
     async def main() -> None:
         store = SqliteStore(tmp_path / "runs.db")
         try:
-            ids = [f"run{i}" for i in range(200)]
-            for run_id in ids:
-                await store.create_run(_run(run_id))
-            before = store.commits
-            await asyncio.gather(*(store.append(run_id, _started(run_id)) for run_id in ids))
-            assert 1 <= store.commits - before < 200
-            for run_id in ids:
-                assert await store.read(run_id) == _started(run_id)
+            await store.create_run(_run("r1"))
+            events = [
+                *_started("r1"),
+                StepStarted(run_id="r1", seq=2, ts=2.0, step="a", invocation=1),
+            ]
+            assert store.append_now("r1", events[:1])
+            assert store.commits == 1
+            assert await store.read("r1") == events[:1]
+            # another connection holds the write lock: append_now stores nothing and says
+            # so; append waits for the lock on the store's thread
+            other = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            assert not store.append_now("r1", events[1:])
+            pending = asyncio.ensure_future(store.append("r1", events[1:]))
+            await asyncio.sleep(0.05)
+            assert not pending.done()
+            other.execute("COMMIT")
+            other.close()
+            await pending
+            assert await store.read("r1") == events
         finally:
             await store.close()
 
@@ -150,11 +165,17 @@ def test_appends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> No
             ids = [f"run{i}" for i in range(200)]
             for run_id in ids:
                 await store.create_run(_run(run_id))
-            release = threading.Event()
-            busy = asyncio.ensure_future(store._call(lambda conn: release.wait(timeout=30)))
+            entered, release = threading.Event(), threading.Event()
+
+            def hold(conn: sqlite3.Connection) -> bool:
+                entered.set()
+                return release.wait(timeout=30)
+
+            busy = asyncio.ensure_future(store._call(hold))
+            await asyncio.to_thread(entered.wait, 30)  # the thread holds the connection
+            before = store.commits
             appends = [asyncio.ensure_future(store.append(r, _started(r))) for r in ids]
             await asyncio.sleep(0)  # one turn of the loop: every append is queued
-            before = store.commits
             release.set()
             assert await busy is True
             await asyncio.gather(*appends)
@@ -282,6 +303,6 @@ def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) ->
 
     asyncio.run(main())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("SELECT owner FROM runs").fetchone()[0] == "me"
     conn.close()

@@ -11,6 +11,7 @@ wrong arguments. Every model and tool call is recorded in the run (see ``plait.l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,11 +43,35 @@ class AgentResult:
     usage: Usage = field(default_factory=Usage)
 
 
+_BACKTICKS = re.compile(r"`+")
 _FINAL_ONLY: dict[str, Any] = {
     "type": "object",
     "properties": {"final_answer": {"type": "string"}},
     "required": ["final_answer"],
 }
+
+
+def section(header: str, text: str) -> str:
+    """``header:`` then ``text`` between two fences of backticks, each longer than any run
+    of backticks in ``text``: whatever ``text`` holds (a fence, a line like a header, NUL
+    or other control characters) it cannot end its section or start another."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{header}:\n{fence}\n{text}\n{fence}"
+
+
+def task_prompt(task: str, expected_output: str = "", context: str = "") -> str:
+    """The user message for a task: the task alone as it is; with an expected output or a
+    context, each part its own :func:`section` (``Task``, ``Expected output``, ``Context``)
+    so that nothing in one part — an input, an earlier task's output — reads as another."""
+    parts = [
+        ("Task", task.strip()),
+        ("Expected output", expected_output.strip()),
+        ("Context", context.strip()),
+    ]
+    if not any(text for _, text in parts[1:]):
+        return parts[0][1]
+    return "\n\n".join(section(header, text) for header, text in parts if text)
 
 
 def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
@@ -127,11 +152,7 @@ class Agent:
         output_type: Any = None,
     ) -> AgentResult:
         """Work ``task`` to a final answer, calling tools as the model asks."""
-        prompt = task.strip()
-        if expected_output:
-            prompt += f"\n\nExpected output: {expected_output.strip()}"
-        if context:
-            prompt += f"\n\nContext:\n{context.strip()}"
+        prompt = task_prompt(task, expected_output, context)
         messages = [Message.system(self._instructions()), Message.user(prompt)]
         native = self.model.provider.native_tools or not self.tools
         result = AgentResult(output=None, text="", iterations=0)
@@ -173,7 +194,7 @@ class Agent:
                 if native:
                     messages.append(Message.tool(call, output))
                 else:
-                    messages.append(Message.user(f"Result of {call.name}: {output}"))
+                    messages.append(Message.user(section(f"Result of {call.name}", output)))
         else:
             raise MaxIterationsError(
                 f"agent {self.role!r} used all {self.max_iterations} iterations without a "

@@ -23,14 +23,20 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def fill(text: str, inputs: Mapping[str, Any], where: str) -> str:
     """``text`` with each ``{name}`` replaced by ``inputs[name]`` (other braces stay)."""
-    missing = sorted({m for m in _PLACEHOLDER.findall(text) if m not in inputs})
+    return _fill_all([text], inputs, where)[0]
+
+
+def _fill_all(texts: Sequence[str], inputs: Mapping[str, Any], where: str) -> list[str]:
+    """Each text filled on its own (an input may hold any character); every missing
+    input named in one error."""
+    missing = sorted({m for text in texts for m in _PLACEHOLDER.findall(text) if m not in inputs})
     if missing:
         asked = ", ".join(f"{m!r}: ..." for m in missing)
         raise InputError(
             f"{where} uses {', '.join('{' + m + '}' for m in missing)}, which the inputs do "
             f"not give; pass inputs={{{asked}}}"
         )
-    return _PLACEHOLDER.sub(lambda m: str(inputs[m.group(1)]), text)
+    return [_PLACEHOLDER.sub(lambda m: str(inputs[m.group(1)]), text) for text in texts]
 
 
 def _blocking(what: str) -> None:
@@ -103,8 +109,9 @@ class Task:
         if worker is None:
             raise DefinitionError(f"task {self.name!r} has no agent: Task(..., agent=...)")
         values = dict(inputs or {})
-        both = fill(f"{self.description}\x00{self.expected_output}", values, f"task {self.name!r}")
-        description, _, expected = both.partition("\x00")
+        description, expected = _fill_all(
+            [self.description, self.expected_output], values, f"task {self.name!r}"
+        )
         seen = [t.output.raw for t in self.context if t.output is not None]
         if context:
             seen.append(context)

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.text import Text
 
 from plait.cli._errors import print_error, reported, stderr
-from plait.cli._target import load_target
 
 app = typer.Typer(
     name="plait",
@@ -108,6 +107,7 @@ def run(
     and go on with a failed one with `plait runs resume RUN_ID`."""
     from plait.cli._progress import RunProgress
     from plait.cli._run import execute, parse_inputs, show_outcome, store_url
+    from plait.engine import load_target
 
     debug = _debugging(ctx, debug)
     try:
@@ -144,6 +144,7 @@ def plot(
     debug: Debug = False,
 ) -> None:
     """Draw a flow's plan as Mermaid text or an HTML page (an SVG drawing, no network)."""
+    from plait.engine import load_target
     from plait.plan import compile, render
 
     with reported(_debugging(ctx, debug)):
@@ -159,14 +160,35 @@ def plot(
         stderr().print(f"wrote {output}")
 
 
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Treat warnings as problems too (exit 1 on any).")
+]
+
+
 @app.command()
-def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
-    """Compile a flow and list every problem found (exit 1), or summarise it (exit 0)."""
+def validate(
+    ctx: typer.Context, target: Target, strict: Strict = False, debug: Debug = False
+) -> None:
+    """Compile a flow and list every problem found (exit 1), or summarise it with its
+    warnings (exit 0); with --strict, warnings are problems too."""
+    import logging
+
+    from plait.engine import load_target
     from plait.plan import compile
 
-    with reported(_debugging(ctx, debug)):
-        plan = compile(load_target(target, instantiate=False))
-    starts = [s.name for s in plan.steps if s.start]
+    plan_log = logging.getLogger("plait.plan")  # the warnings are listed below instead
+    level = plan_log.level
+    plan_log.setLevel(logging.ERROR)
+    try:
+        with reported(_debugging(ctx, debug)):
+            plan = compile(load_target(target, instantiate=False), strict=strict)
+    finally:
+        plan_log.setLevel(level)
+    starts = [
+        s.name if s.trigger is None else f"{s.name} (on {s.trigger.describe()})"
+        for s in plan.steps
+        if s.start
+    ]
     routers = [s for s in plan.steps if s.kind == "router"]
     listeners = [s for s in plan.steps if s.trigger is not None]
     console = Console(highlight=False, soft_wrap=True)
@@ -181,6 +203,14 @@ def validate(ctx: typer.Context, target: Target, debug: Debug = False) -> None:
     if not routers:
         console.print(Text("  routers: none"))
     console.print(Text(f"  listeners: {len(listeners)}"))
+    if plan.warnings:
+        count = len(plan.warnings)
+        head = Text("! ", style="bold yellow")
+        head.append(f"{count} warning{'' if count == 1 else 's'} ", style="yellow")
+        head.append("(it runs; --strict refuses it):")
+        console.print(head)
+        for warning in plan.warnings:
+            console.print(Text(f"  • {warning}"))
 
 
 def _add_runs() -> None:

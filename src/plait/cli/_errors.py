@@ -1,5 +1,5 @@
 """How the CLI reports failures: one red paragraph on stderr and exit 1; tracebacks only
-with ``--debug``."""
+with ``--debug``. Passwords in URLs are masked in both."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from plait.core import PlaitError, PlanError, WaitingForInput
+from plait.core import PlaitError, PlanError, WaitingForInput, mask_secrets
 
 
 def stderr() -> Console:
@@ -20,15 +20,16 @@ def stderr() -> Console:
 
 def print_error(message: str, *, title: str = "Error", bullets: Sequence[str] = ()) -> None:
     text = Text(f"{title}: ", style="bold red")
-    text.append(message, style="red")
+    text.append(mask_secrets(message), style="red")
     for line in bullets:
         text.append("\n  • ", style="red")
-        text.append(line)
+        text.append(mask_secrets(line))
     stderr().print(text)
 
 
 def print_traceback(exc: BaseException) -> None:
-    stderr().print(Text("".join(traceback.format_exception(exc)), style="bright_black"))
+    lines = "".join(traceback.format_exception(exc))
+    stderr().print(Text(mask_secrets(lines), style="bright_black"))
 
 
 @contextmanager

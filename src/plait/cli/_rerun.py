@@ -9,8 +9,17 @@ from rich.console import Console
 from rich.text import Text
 
 from plait.cli._errors import reported
-from plait.cli._runs import Debug, RunId, StoreOpt, _debugging, _flow_of, _no_run, _with_store, runs
-from plait.cli._target import load_target
+from plait.cli._runs import (
+    AllowOpt,
+    Debug,
+    RunId,
+    StoreOpt,
+    _debugging,
+    _no_run,
+    _with_store,
+    definition_for,
+    runs,
+)
 
 
 @runs.command()
@@ -35,6 +44,7 @@ def rerun(
         typer.Option("--resume/--no-resume", help="Run the new run now (default) or later."),
     ] = True,
     store: StoreOpt = None,
+    allow: AllowOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, as plait run --json does.")
     ] = False,
@@ -53,7 +63,7 @@ def rerun(
         record = _with_store(url, lambda s: s.get_run(run_id))
         if record is None:
             raise _no_run(run_id, url)
-        definition = load_target(target) if target else _flow_of(record)
+        definition = definition_for(target, record, allow)
         new_id = _with_store(
             url,
             lambda s: rerun_from(definition, run_id, step, invocation=invocation, store=s),

@@ -9,8 +9,17 @@ from rich.console import Console
 from rich.text import Text
 
 from plait.cli._errors import reported
-from plait.cli._runs import Debug, RunId, StoreOpt, _debugging, _flow_of, _no_run, _with_store, runs
-from plait.cli._target import load_target
+from plait.cli._runs import (
+    AllowOpt,
+    Debug,
+    RunId,
+    StoreOpt,
+    _debugging,
+    _no_run,
+    _with_store,
+    definition_for,
+    runs,
+)
 
 
 @runs.command()
@@ -49,6 +58,7 @@ def respond(
         ),
     ] = False,
     store: StoreOpt = None,
+    allow: AllowOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, as plait run --json does.")
     ] = False,
@@ -81,7 +91,7 @@ def respond(
                 )
             )
             return
-        definition = load_target(target) if target else _flow_of(record)
+        definition = definition_for(target, record, allow)
         live = console.is_terminal and not (quiet or as_json)
         progress = RunProgress(console, enabled=live, title=f"respond {run_id}")
         show_outcome(

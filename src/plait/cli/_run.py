@@ -22,7 +22,7 @@ from plait.cli._errors import print_error, print_traceback, stderr
 from plait.cli._progress import RunProgress
 from plait.cli._timeline import counted, render_timeline, run_duration, spans
 from plait.cli._usage import render_usage, usage_json
-from plait.core import PlaitError, WaitingForInput
+from plait.core import PlaitError, WaitingForInput, mask_url
 from plait.plan import compile
 from plait.runtime import Event, RunCompleted, RunFailed, RunResumed, RunStarted
 
@@ -31,8 +31,15 @@ DEFAULT_STORE = "sqlite:///.plait/runs.db"
 
 
 def store_url(store: str | None) -> str:
-    """``--store``, else ``$PLAIT_STORE``, else the durable default in ``./.plait/``."""
+    """``--store``, else ``$PLAIT_STORE``, else the durable default in ``./.plait/``.
+    Show it only as :func:`~plait.core.mask_url` of it: it may hold a password."""
     return store or os.environ.get("PLAIT_STORE") or DEFAULT_STORE
+
+
+def store_hint(store: str) -> str:
+    """`` --store URL`` for a command to suggest (the password masked), or nothing when
+    the store is the one a plain command uses."""
+    return "" if store == store_url(None) else f" --store {shlex.quote(mask_url(store))}"
 
 
 def parse_inputs(pairs: Sequence[str], inputs_json: str | None) -> dict[str, Any]:
@@ -97,9 +104,12 @@ class Outcome:
 def execute(
     definition: Any, inputs: Mapping[str, Any], *, store: str | None, progress: RunProgress
 ) -> Outcome:
-    """Run ``definition`` through ``stream``; a failed run is returned, not raised."""
+    """Run ``definition`` through ``stream``; a failed run is returned, not raised. The
+    engine's own methods, not the flow's: a failed step stays a ``StepError``."""
+    from plait.engine import ENGINE
+
     options: dict[str, Any] = {} if store is None else {"store": store}
-    return drive(definition, lambda: definition.stream(inputs, **options), progress)
+    return drive(definition, lambda: ENGINE.stream(definition, inputs, **options), progress)
 
 
 def resume(
@@ -119,13 +129,21 @@ async def _resumed(
     definition: Any, run_id: str, store: str, answer: tuple[str, str | None] | None
 ) -> AsyncIterator[Event]:
     """``resume_async``'s events as a stream (resume has no ``stream()`` of its own)."""
+    from plait.engine import ENGINE
+
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     if answer is None:
-        work = definition.resume_async(run_id, store=store, listeners=[queue.put_nowait])
+        work = ENGINE.resume(definition, run_id, store=store, listeners=[queue.put_nowait])
     else:
         value, request = answer
-        work = definition.respond_async(
-            run_id, value, request=request, text=True, store=store, listeners=[queue.put_nowait]
+        work = ENGINE.respond(
+            definition,
+            run_id,
+            value,
+            request=request,
+            text=True,
+            store=store,
+            listeners=[queue.put_nowait],
         )
     task = asyncio.get_running_loop().create_task(work)
     task.add_done_callback(lambda _: queue.put_nowait(None))
@@ -202,7 +220,7 @@ def to_json(outcome: Outcome, *, store: str | None = None) -> str:
         "usage": usage_json(events),
         "error": None if outcome.waiting else error,
         "waiting_for": outcome.error.requests if isinstance(outcome.error, WaitingForInput) else [],
-        "store": store,
+        "store": None if store is None else mask_url(store),
     }
     return json.dumps(doc, ensure_ascii=False)
 
@@ -218,9 +236,9 @@ WAITING_EXIT = 3
 
 def print_waiting(waiting: WaitingForInput, store: str) -> None:
     """What a waiting run asks, and the command that answers it (on stderr)."""
-    hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+    hint = store_hint(store)
     text = Text("⏸ Waiting for input", style="bold yellow")
-    text.append(f": run {waiting.run_id} of {waiting.flow!r} is stored in {store}")
+    text.append(f": run {waiting.run_id} of {waiting.flow!r} is stored in {mask_url(store)}")
     many = len(waiting.requests) > 1
     for request in waiting.requests:
         text.append(f"\n  • {request['step']}: ", style="yellow")
@@ -257,7 +275,7 @@ def report(outcome: Outcome, console: Console, *, quiet: bool, store: str = "") 
     line.append(f"  run {run_id} in {outcome.duration * 1000:,.1f} ms · ")
     line.append(f"{counted(steps, 'step')}, {counted(len(rows), 'invocation')}")
     if store:
-        line.append(f" · stored in {store}", style="bright_black")
+        line.append(f" · stored in {mask_url(store)}", style="bright_black")
     console.print(line)
 
 
@@ -292,10 +310,10 @@ def show_outcome(
         print_error(str(outcome.error), title=f"Run failed{where}")
         if not (as_json or quiet) and outcome.events:
             run_id = outcome.events[0].run_id
-            hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+            hint = store_hint(store)
             stderr().print(
                 Text(
-                    f"run {run_id} is stored in {store}; fix the cause, then go on with: "
+                    f"run {run_id} is stored in {mask_url(store)}; fix the cause, then go on with: "
                     f"plait runs resume {run_id}{hint}",
                     style="bright_black",
                 )
@@ -319,7 +337,7 @@ def go_on_with(
     from plait.cli._progress import RunProgress
 
     if not now:
-        hint = "" if store == store_url(None) else f" --store {shlex.quote(store)}"
+        hint = store_hint(store)
         console.print(Text(f"go on with: plait runs resume {run_id}{hint}", style="bright_black"))
         return
     progress = RunProgress(console, enabled=console.is_terminal and not as_json, title=title)

@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plait.cli._errors import print_error, reported
-from plait.cli._target import TargetError, load_target
-from plait.core import parse_duration
+from plait.core import mask_url, parse_duration
 from plait.runtime import Event, RunCompleted, RunRecord, Store
 
 T = TypeVar("T")
@@ -35,6 +34,16 @@ StoreOpt = Annotated[
         "--store",
         help="Store URL (default: $PLAIT_STORE, else sqlite:///.plait/runs.db).",
         metavar="URL",
+    ),
+]
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow",
+        metavar="PATH",
+        help="A file or folder whose code a stored run may name by path (repeatable; also "
+        "$PLAIT_ALLOW_PATHS, separated by ':'). Stored module references "
+        "(package.module:Class) import without it; other paths are refused.",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON and nothing else on stdout.")]
@@ -88,7 +97,8 @@ def _record_json(record: RunRecord) -> dict[str, Any]:
 
 def _no_run(run_id: str, url: str) -> typer.Exit:
     print_error(
-        f"no run {run_id} in {url}; check the run id (plait runs list) and --store / PLAIT_STORE",
+        f"no run {run_id} in {mask_url(url)}; check the run id (plait runs list) and --store / "
+        "PLAIT_STORE",
         title="Unknown run",
     )
     return typer.Exit(1)
@@ -134,7 +144,7 @@ def list_(
         typer.echo(json.dumps([_record_json(r) for r in records], ensure_ascii=False))
         return
     console = Console(highlight=False)
-    table = Table(title=f"Runs in {url}", title_justify="left")
+    table = Table(title=f"Runs in {mask_url(url)}", title_justify="left")
     widest = max((len(r.flow) for r in records), default=4)
     table.add_column(
         "run id", no_wrap=True, min_width=max((len(r.run_id) for r in records), default=6)
@@ -155,7 +165,7 @@ def list_(
             Text(_short(_first_line(r.error)), style="red"),
         )
     if not records:
-        console.print(Text(f"no runs in {url}", style="bright_black"))
+        console.print(Text(f"no runs in {mask_url(url)}", style="bright_black"))
         return
     console.print(table)
 
@@ -200,7 +210,7 @@ def show(
     console.print(
         Text(
             f"created {_when(record.created_at)} · updated {_when(record.updated_at)} · "
-            f"{len(events)} events · {url}",
+            f"{len(events)} events · {mask_url(url)}",
             style="bright_black",
         )
     )
@@ -230,32 +240,21 @@ def show(
         console.print(Text(f"go on with: plait runs resume {record.run_id}", style="bright_black"))
 
 
-def _flow_of(record: RunRecord) -> Any:
-    """The flow class the stored plan names (``module:Class``; older runs: from its
-    step refs ``module:Class.method``)."""
-    plan = record.plan or {}
-    if plan.get("kind") == "workflow":
-        raise TargetError(
-            f"run {record.run_id} is a run of the workflow {record.flow!r}: name it as "
-            "TARGET (plait runs resume RUN_ID path/to/file.py:Name)"
-        )
-    refs = {str(s.get("ref", "")) for s in plan.get("steps", [])}
-    owners = {ref.rpartition(".")[0] for ref in refs if ":" in ref and "." in ref}
-    if plan.get("ref"):
-        owners = {str(plan["ref"])}
-    if len(owners) != 1:
-        raise TargetError(
-            f"cannot tell from run {record.run_id}'s stored plan which flow class to load; "
-            "give TARGET (plait runs resume RUN_ID path/to/file.py:Name)"
-        )
-    where = owners.pop()
-    try:
-        return load_target(where)
-    except TargetError as exc:
-        raise TargetError(
-            f"cannot load the flow {where!r} of run {record.run_id} ({exc}); run from the "
-            "folder you started it in, or give TARGET (path/to/file.py:Name)"
-        ) from exc
+def _flow_of(record: RunRecord, allow: list[str] | None = None) -> Any:
+    """The flow class run ``record``'s stored plan names, through the engine's loader:
+    a module that imports from here, or a file on the allow-list (``--allow``,
+    ``$PLAIT_ALLOW_PATHS``), never a path taken from the store as it is."""
+    from plait.engine import load_definition
+
+    return load_definition(record, allow=allow or (), here=True)
+
+
+def definition_for(target: str | None, record: RunRecord, allow: list[str] | None) -> Any:
+    """The flow TARGET names (typed by the operator: any file or module), else the one
+    the stored run names (see :func:`_flow_of`)."""
+    from plait.engine import load_target
+
+    return load_target(target) if target else _flow_of(record, allow)
 
 
 @runs.command("resume")
@@ -271,6 +270,7 @@ def resume_(
         ),
     ] = None,
     store: StoreOpt = None,
+    allow: AllowOpt = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print one JSON object, as plait run --json does."),
@@ -292,7 +292,7 @@ def resume_(
         record = _with_store(url, lambda s: s.get_run(run_id))
         if record is None:
             raise _no_run(run_id, url)
-        definition = load_target(target) if target else _flow_of(record)
+        definition = definition_for(target, record, allow)
         live = console.is_terminal and not (quiet or as_json)
         progress = RunProgress(console, enabled=live, title=f"resume {run_id}")
         show_outcome(
@@ -392,9 +392,9 @@ def prune(
                 ),
             )
             if count == 0:
-                console.print(Text(f"no runs to prune in {url}", style="bright_black"))
+                console.print(Text(f"no runs to prune in {mask_url(url)}", style="bright_black"))
                 return
-            if not typer.confirm(f"delete {_runs(count)} and their events from {url}?"):
+            if not typer.confirm(f"delete {_runs(count)} and their events from {mask_url(url)}?"):
                 console.print("nothing deleted")
                 raise typer.Exit(1)
         deleted = _with_store(

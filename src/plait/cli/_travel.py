@@ -19,17 +19,17 @@ from rich.text import Text
 
 from plait.cli._errors import print_error, reported
 from plait.cli._runs import (
+    AllowOpt,
     Debug,
     Json,
     RunId,
     StoreOpt,
     _debugging,
-    _flow_of,
     _no_run,
     _with_store,
+    definition_for,
     runs,
 )
-from plait.cli._target import load_target
 from plait.runtime import Event, RunRecord, RunStarted, StateChanged, Store
 
 Seq = Annotated[int, typer.Argument(metavar="SEQ", help="An event number (see checkpoints).")]
@@ -298,6 +298,7 @@ def fork(
         bool, typer.Option("--resume", help="Run the fork on from there, as runs resume does.")
     ] = False,
     store: StoreOpt = None,
+    allow: AllowOpt = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -330,7 +331,7 @@ def fork(
         record = _with_store(url, fetch)
         if record is None:  # deleted meanwhile
             raise _no_run(run_id, url)
-        definition = load_target(target) if target else _flow_of(record)
+        definition = definition_for(target, record, allow)
         new_id = _with_store(
             url, lambda s: fork_run(definition, run_id, seq, store=s, state_changes=changes)
         )

@@ -1,4 +1,5 @@
-"""L0: errors, run ids and optional extras. No imports from plait layers."""
+"""L0: errors, run ids, optional extras, URLs as they may be shown. No imports from plait
+layers."""
 
 from plait.core._durations import parse_duration
 from plait.core._errors import (
@@ -25,6 +26,7 @@ from plait.core._errors import (
 )
 from plait.core._extras import require_extra
 from plait.core._ids import new_run_id
+from plait.core._urls import mask_secrets, mask_url
 
 __all__ = [
     "AgentError",
@@ -47,6 +49,8 @@ __all__ = [
     "StoreError",
     "ToolError",
     "WaitingForInput",
+    "mask_secrets",
+    "mask_url",
     "new_run_id",
     "parse_duration",
     "require_extra",

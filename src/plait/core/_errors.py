@@ -12,7 +12,7 @@
     │   │   ├── InputTimeoutError    nobody answered a step's ask() in time
     │   │   └── StageValidationError  a pipeline stage's input or output failed validation
     │   ├── RunBusyError         another process runs this run now (it holds the run's lease)
-    │   ├── RouterError          a router returned a label nobody listens to, or not a str
+    │   ├── RouterError          a router's result could not be made a label (kept for callers)
     │   └── LoopLimitError       a step was called more often than its call limit
     ├── WaitingForInput          the run stopped to wait for a person's answer (not a failure)
     ├── StoreError               a store could not read or write a run
@@ -108,7 +108,9 @@ class RunBusyError(RunError):
 
 
 class RouterError(RunError):
-    """A router returned something that no step listens to."""
+    """A router's result could not be routed. plait follows CrewAI here: a label nobody
+    listens to (or ``None``) ends that branch, so the engine itself raises this no more;
+    it stays exported for code that catches it."""
 
 
 class LoopLimitError(RunError):

@@ -1,9 +1,13 @@
 """L1: what users write — flows, workflows, triggers and policies. No I/O, no asyncio."""
 
+from typing import TYPE_CHECKING, Any
+
 from plait.define._flow import Flow
 from plait.define._policies import DEFAULT_MAX_CALLS, CachePolicy, RetryPolicy, StepOptions
 from plait.define._port import NO_DEFAULT, install_engine
+from plait.define._providers import ConsoleProvider, InputProvider, InputResponse
 from plait.define._state import (
+    TRIGGER_PAYLOAD,
     Reducer,
     StateDict,
     assignment_problem,
@@ -15,7 +19,14 @@ from plait.define._state import (
     reducers_of,
     state_fields,
 )
-from plait.define._steps import StepDef, is_async_callable, listen, router, start
+from plait.define._steps import (
+    StepDef,
+    is_async_callable,
+    listen,
+    router,
+    start,
+    takes_trigger_payload,
+)
 from plait.define._triggers import (
     AllOf,
     AnyOf,
@@ -29,14 +40,22 @@ from plait.define._triggers import (
 )
 from plait.define._workflow import Workflow, task_params
 
+if TYPE_CHECKING:
+    from plait.define._flow_state import FlowState
+
 __all__ = [
     "DEFAULT_MAX_CALLS",
     "NO_DEFAULT",
+    "TRIGGER_PAYLOAD",
     "AllOf",
     "AnyOf",
     "CachePolicy",
     "Condition",
+    "ConsoleProvider",
     "Flow",
+    "FlowState",
+    "InputProvider",
+    "InputResponse",
     "Leaf",
     "LeafKind",
     "Reducer",
@@ -62,5 +81,14 @@ __all__ = [
     "router",
     "start",
     "state_fields",
+    "takes_trigger_payload",
     "task_params",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FlowState":  # imports pydantic, so only when asked for
+        from plait.define._flow_state import FlowState
+
+        return FlowState
+    raise AttributeError(f"module 'plait.define' has no attribute {name!r}")

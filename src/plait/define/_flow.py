@@ -2,62 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import typing
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from plait.core import DefinitionError, RunError
+from plait.core import DefinitionError, InputError, RunError, StepError
 from plait.define import _port
+from plait.define._flow_setup import (
+    apply_options,
+    check_fits,
+    fields_of,
+    model_of,
+    state_type_of,
+    with_id,
+)
 from plait.define._policies import DEFAULT_MAX_CALLS
-from plait.define._state import build_state, is_model_type, reducers_of
+from plait.define._state import (
+    build_state,
+    explicit_id,
+    fills_id,
+    is_model_type,
+    managed_id,
+    new_state_id,
+    reducers_of,
+)
 from plait.define._steps import STEP_ATTR, UNAPPLIED_ATTR, StepDef
 
 StateT = TypeVar("StateT")
-
-
-def _declared_state(cls: type) -> type | None:
-    """The state type named by ``Flow[...]``: a pydantic model, or ``None`` for a dict."""
-    for klass in cls.__mro__:
-        for base in getattr(klass, "__orig_bases__", ()):
-            if typing.get_origin(base) is not Flow:
-                continue
-            args = typing.get_args(base)
-            arg = args[0] if args else Any
-            if isinstance(arg, TypeVar) or arg is Any:
-                return None  # a generic base: a subclass may name the type
-            if (typing.get_origin(arg) or arg) is dict:
-                return None
-            if is_model_type(arg):
-                return arg
-            shown = getattr(arg, "__name__", None) or repr(arg)
-            raise DefinitionError(
-                f"flow {cls.__name__!r}: Flow[{shown}] is not a state type plait can use; "
-                "write Flow[M] with a pydantic model M (class M(BaseModel): ...), or "
-                "Flow / Flow[dict] for dict state"
-            )
-    return None
-
-
-def _state_type_of(cls: type) -> type | None:
-    """``Flow[M]``, else the model that ``initial_state`` names (a class or an instance,
-    as in CrewAI), else ``None`` (dict state)."""
-    declared = _declared_state(cls)
-    initial = getattr(cls, "initial_state", None)
-    from_initial: type | None = None
-    if is_model_type(initial):
-        from_initial = initial
-    elif initial is not None and is_model_type(type(initial)):
-        from_initial = type(initial)
-    if declared is None:
-        return from_initial
-    if from_initial is not None and not issubclass(from_initial, declared):
-        raise DefinitionError(
-            f"flow {cls.__name__!r}: initial_state is a {from_initial.__name__}, but the "
-            f"flow's state is Flow[{declared.__name__}]; make them the same model"
-        )
-    return declared
-
+T = TypeVar("T")
 
 _RESERVED: frozenset[str] = frozenset()  # filled in below, from Flow's own names
 
@@ -70,10 +44,17 @@ class Flow(Generic[StateT]):
     ``await kickoff_async(inputs=...)``; the result is the output of the last step that
     completed, and ``flow.state`` holds the final state.
 
+    Every state has an ``id`` (a UUID string) from the moment the flow is constructed; a
+    model without an ``id`` field gets :class:`plait.FlowState`'s. The state's id is its
+    run's id: the first run of an instance takes it as its ``run_id``; each later run gets
+    a new one (runs are stored by id), and ``inputs={"id": ...}`` names the run.
+
     Class options: ``name`` (defaults to the class name), ``max_calls`` (default call
-    limit per step), ``reducers`` (``{"key": fn}`` for dict state), ``initial_state`` (a
-    dict, or as in CrewAI a pydantic model class or instance, which then is the state type
-    when the class does not say ``Flow[...]``).
+    limit per step; CrewAI's ``max_method_calls`` also works), ``reducers`` (``{"key":
+    fn}`` for dict state), ``initial_state`` (a dict, or as in CrewAI a pydantic model
+    class or instance, which then is the state type when the class does not say
+    ``Flow[...]``), ``input_provider`` (who answers :meth:`ask`). The constructor takes
+    ``initial_state``, ``input_provider`` and the fields a subclass declares with a type.
     """
 
     __plait_steps__: ClassVar[dict[str, StepDef]] = {}
@@ -82,13 +63,19 @@ class Flow(Generic[StateT]):
     max_calls: ClassVar[int] = DEFAULT_MAX_CALLS
     reducers: ClassVar[Mapping[str, Callable[[Any, Any], Any]]] = {}
     initial_state: ClassVar[Any] = None
+    input_provider: Any = None
+    """Answers :meth:`ask` right away (see :class:`plait.InputProvider`); ``None``: the
+    run waits for :meth:`respond`."""
 
     # Instance attributes, with class defaults so that a subclass whose __init__ does not
     # call super().__init__() still works. Immutable defaults only: each instance makes
     # its own list when it first needs one.
     _state: Any = None
     _initial: Any = None
+    _state_type: type | None = None
     _running: bool = False
+    _ran: bool = False
+    _trigger_payload: Any = None
     _listeners: Sequence[Callable[[Any], None]] = ()
     run_id: str = ""
     events: Sequence[Any] = ()
@@ -97,6 +84,8 @@ class Flow(Generic[StateT]):
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
+        if "max_method_calls" in cls.__dict__:  # CrewAI's name for it
+            cls.max_calls = cls.__dict__["max_method_calls"]
         steps: dict[str, StepDef] = {}
         aliases: dict[str, StepDef] = {}
         for klass in reversed(cls.__mro__):
@@ -117,6 +106,12 @@ class Flow(Generic[StateT]):
                     if attr != step.name:  # an alias (first = begin): one step, one name
                         aliases[attr] = step
                         continue
+                    if not step.start and step.condition is None:
+                        raise DefinitionError(
+                            f"flow {cls.__name__!r}: router {attr!r} has nothing to listen "
+                            f"to; write @router(step) or stack @router() under @start() or "
+                            "@listen(step)"
+                        )
                     steps[attr] = step
                 elif attr in steps:  # a subclass replaced a step with a plain attribute
                     del steps[attr]
@@ -128,10 +123,15 @@ class Flow(Generic[StateT]):
                     "@start/@listen/@router and the method needs functools.wraps)"
                 )
         cls.__plait_steps__ = steps
-        cls.__plait_state_type__ = _state_type_of(cls)
+        cls.__plait_state_type__ = state_type_of(cls, Flow)
 
-    def __init__(self, **state: Any) -> None:
-        self._initial = dict(state) if state else None
+    def __init__(self, **options: Any) -> None:
+        if "initial_state" in options:
+            self._use_initial(options.pop("initial_state"), "initial_state")
+        if options:
+            apply_options(self, options, fields_of(type(self), Flow))
+        if self._state is None:
+            self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
 
     def subscribe(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """Call ``fn(event)`` for every event of this flow's runs, as they happen."""
@@ -148,6 +148,17 @@ class Flow(Generic[StateT]):
         """The last run's ``StateChanged`` events: which step changed which keys, when."""
         return [e for e in self.events if type(e).__name__ == "StateChanged"]
 
+    @property
+    def method_outputs(self) -> list[Any]:
+        """The last run's step outputs, in the order the steps completed (CrewAI's)."""
+        return [e.output for e in self.events if type(e).__name__ == "StepCompleted"]
+
+    @property
+    def flow_id(self) -> str:
+        """The state's id (CrewAI's ``flow_id``): the id the next first run takes, and
+        the run's id once it ran; ``""`` for a model whose ``id`` plait does not fill."""
+        return managed_id(self.state)
+
     # -- state -----------------------------------------------------------------------
 
     @property
@@ -157,8 +168,8 @@ class Flow(Generic[StateT]):
         Before the first run it is the state the run will start from: changes made to it
         then (``flow.state.topic = "x"``) are kept, as in CrewAI.
         """
-        if self._state is None:
-            self._state = self._initial = self._new_state(None, "")
+        if self._state is None:  # a subclass whose __init__ skipped super().__init__()
+            self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
         return self._state  # type: ignore[no-any-return]
 
     @state.setter
@@ -170,40 +181,103 @@ class Flow(Generic[StateT]):
                 flow=self.name,
                 run_id=self.run_id,
             )
-        self._state = value
-        self._initial = value
+        self._use_initial(value, "the state")
+        self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
 
-    def _new_state(self, inputs: Mapping[str, Any] | None, run_id: str) -> Any:
-        """``initial_state`` (class), then constructor values or ``self.state = ...``, then
-        ``inputs``."""
-        initial: Any = self.initial_state
-        if isinstance(initial, type):
-            initial = None  # a model class: its defaults
+    def _use_initial(self, value: Any, what: str) -> None:
+        """Start runs from ``value`` (a model class or instance, or a dict): CrewAI's
+        ``MyFlow(initial_state=...)``, or ``self.state = ...`` before a run."""
+        declared = type(self).__plait_state_type__
+        if value is dict:
+            value = {}
+        model = model_of(value)
+        if model is None and not isinstance(value, Mapping):
+            raise DefinitionError(
+                f"flow {self.name!r}: {what} must be a dict or a pydantic model (a class or "
+                f"an instance), got {type(value).__name__}"
+            )
+        check_fits(self.name, model, declared, what)
+        self._state_type = with_id(model) if model is not None and declared is None else None
+        self._initial = {} if isinstance(value, type) else value  # a class: its defaults
+        self._state = None
+
+    def _state_type_now(self) -> type | None:
+        return self._state_type or type(self).__plait_state_type__
+
+    def _new_state(self, inputs: Mapping[str, Any] | None, run_id: str, fresh: bool = False) -> Any:
+        """A state from the class's ``initial_state``, or the instance's (the constructor's,
+        ``self.state = ...``, or the state before the first run), updated by ``inputs``.
+
+        Its id is ``run_id``, unless ``inputs`` give one or (``fresh``, when the flow is
+        made) the initial state names its own."""
         chosen = self._initial
-        if chosen is not None and not isinstance(chosen, Mapping):
-            initial = chosen  # a whole state object set by the user
-        elif chosen:
-            base = initial.model_dump() if hasattr(initial, "model_dump") else dict(initial or {})
-            initial = {**base, **chosen}
-        state_type = self.__plait_state_type__
+        if chosen is None:
+            chosen = self.initial_state
+        base: Any = None
+        if is_model_type(type(chosen)):
+            base = chosen.model_dump()
+            if (fresh and not explicit_id(chosen)) or (not fresh and managed_id(chosen)):
+                base.pop("id", None)
+        elif isinstance(chosen, Mapping):
+            base = copy.deepcopy(dict(chosen))
+            if not fresh:
+                base.pop("id", None)
+        state_type = self._state_type_now()
+        try:
+            return build_state(
+                self.name,
+                state_type,
+                base,
+                inputs,
+                run_id,
+                reducers_of(state_type, self.reducers),
+                unknown="ignore",
+            )
+        except InputError:
+            if not fresh or state_type is None:
+                raise
+        # Made with the flow, before inputs fill its required fields: a state to read and
+        # change until the run validates it (CrewAI needs defaults for every field).
+        data = dict(base or {})
+        if fills_id(state_type) and "id" not in data:
+            data["id"] = run_id
+        return state_type.model_construct(**data)  # type: ignore[attr-defined]
+
+    def _restored_state(self, values: Mapping[str, Any], run_id: str) -> Any:
+        """The state a stored run had (``values``), for resume."""
+        state_type = self._state_type_now()
         return build_state(
-            self.name,
-            state_type,
-            copy.deepcopy(initial),
-            inputs,
-            run_id,
-            reducers_of(state_type, self.reducers),
+            self.name, state_type, None, values, run_id, reducers_of(state_type, self.reducers)
         )
+
+    def _next_run_id(self, inputs: Mapping[str, Any]) -> str:
+        """``inputs["id"]``; else for the instance's first run the id its state has; else
+        a new one."""
+        given = inputs.get("id")
+        if isinstance(given, str) and given:
+            return given
+        own = "" if self._ran else managed_id(self.state)
+        return own or new_state_id()
 
     # -- running ---------------------------------------------------------------------
 
     def kickoff(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        """Run the flow to the end (blocking) and return the last step's output."""
+        """Run the flow to the end (blocking) and return the last step's output.
+
+        A step's exception is raised as it is (``except ValueError:`` works), with notes
+        naming the flow, step, run and attempt; plait's own failures raise
+        :class:`plait.StepError` (a timeout) or another :class:`plait.RunError`. Inside a
+        running event loop (Jupyter, an async app) the run goes on a worker thread.
+        """
         return _port.run_sync(self.kickoff_async(inputs, **options), "kickoff")
 
     async def kickoff_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run the flow to the end and return the last step's output."""
-        return await _port.engine().run(self, inputs, **options)
+        return await _as_raised(_port.engine().run(self, inputs, **options))
+
+    async def akickoff(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """CrewAI's name for :meth:`kickoff_async`."""
+        return await self.kickoff_async(inputs, **options)
 
     def resume(self, run_id: str, **options: Any) -> Any:
         """Go on with a stored run (after a crash or a failure) to its end (blocking).
@@ -215,7 +289,7 @@ class Flow(Generic[StateT]):
 
     async def resume_async(self, run_id: str, **options: Any) -> Any:
         """Async form of :meth:`resume`."""
-        return await _port.engine().resume(self, run_id, **options)
+        return await _as_raised(_port.engine().resume(self, run_id, **options))
 
     def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
         """Run the flow, yielding its events (``StepStarted``, ``StepCompleted``...) live.
@@ -223,9 +297,9 @@ class Flow(Generic[StateT]):
         The run ends with the stream. To stop early, close the stream —
         ``async with contextlib.aclosing(flow.stream(...)) as events:`` — which cancels
         the run; a bare ``break`` leaves it running until the stream is garbage-collected.
-        A failed run yields ``RunFailed`` and then raises its error.
+        A failed run yields ``RunFailed`` and then raises its error (as ``kickoff`` does).
         """
-        return _port.engine().stream(self, inputs, **options)
+        return _streamed(_port.engine().stream(self, inputs, **options))
 
     def emit(self, name: str, payload: Any = None) -> None:
         """From inside a step: fire the steps listening with ``on_event(name)``."""
@@ -240,25 +314,32 @@ class Flow(Generic[StateT]):
         """
         return await _port.engine().map(fn, items, concurrency)
 
-    async def ask(
+    def ask(
         self,
-        prompt: str,
+        message: str,
+        timeout: float | None = None,
+        metadata: dict[str, Any] | None = None,
         *,
         schema: Any = None,
-        timeout: float | None = None,
         default: Any = _port.NO_DEFAULT,
     ) -> Any:
-        """From inside a step: a person's answer to ``prompt``, validated into ``schema``
-        (a pydantic model or a type such as ``bool``; any JSON value when None).
+        """From inside a step: a person's answer to ``message``.
 
-        With no answer stored yet, the step stops here and the run waits: ``kickoff``
-        raises :class:`plait.WaitingForInput` and the store shows the run ``waiting``.
-        :meth:`respond` (or ``plait runs respond``) stores an answer and resumes the run,
-        which runs this step again from its start; this call then returns the answer. Code
-        before ``ask`` runs again, so keep side effects after it. After ``timeout`` seconds
-        the answer is ``default``; with no default the step fails (InputTimeoutError).
+        In a ``def`` step it returns the answer; in an ``async def`` step write
+        ``await self.ask(...)``. With an :attr:`input_provider` (CrewAI's way), the
+        provider answers at once — ``metadata`` goes to it — and ``None`` means no answer
+        (it timed out after ``timeout`` seconds, or failed). Without one the wait is
+        durable: the step stops, the run is stored as ``waiting`` (``kickoff`` raises
+        :class:`plait.WaitingForInput`), and :meth:`respond` answers and resumes it,
+        running this step again from its start; code before ``ask`` runs again, so keep
+        side effects after it. After ``timeout`` seconds of waiting the answer is
+        ``default``; with no default the step fails (InputTimeoutError). Either way the
+        answer is recorded in the run, validated into ``schema`` (a pydantic model or a
+        type such as ``bool``; any value when None), and a resumed step gets it back.
         """
-        return await _port.engine().ask(prompt, schema, timeout, default)
+        return _port.engine().ask(
+            self, message, timeout=timeout, metadata=metadata, schema=schema, default=default
+        )
 
     def respond(self, run_id: str, value: Any, **options: Any) -> Any:
         """Answer what waiting run ``run_id`` asks and resume it to its end (blocking).
@@ -270,11 +351,60 @@ class Flow(Generic[StateT]):
 
     async def respond_async(self, run_id: str, value: Any, **options: Any) -> Any:
         """Async form of :meth:`respond`."""
-        return await _port.engine().respond(self, run_id, value, **options)
+        return await _as_raised(_port.engine().respond(self, run_id, value, **options))
 
-    def plot(self, fmt: str = "mermaid") -> str:
-        """The flow's plan as Mermaid text (``fmt="mermaid"``) or an HTML page (``"html"``)."""
-        return _port.engine().render(self, fmt)
+    def plot(
+        self, filename: str | None = None, show: bool = True, *, fmt: str | None = None
+    ) -> str:
+        """The flow's plan as Mermaid text (no arguments, or ``fmt="mermaid"``), as an
+        HTML page (``fmt="html"``), or — as in CrewAI — written as an HTML page to
+        ``filename`` (``.html`` added when it has no suffix; opened in a browser when
+        ``show``), returning the file's absolute path. ``plot("mermaid")`` and
+        ``plot("html")`` are formats, not file names."""
+        if filename in ("mermaid", "html") and fmt is None:
+            fmt, filename = filename, None
+        if filename is None:
+            return _port.engine().render(self, fmt or "mermaid")
+        path = Path(filename).absolute()
+        if not path.suffix:
+            path = path.with_suffix(".html")
+        path.write_text(_port.engine().render(self, fmt or "html"), encoding="utf-8")
+        if show:
+            import webbrowser
+
+            webbrowser.open(path.as_uri())
+        return str(path)
+
+    @classmethod
+    def flow_definition(cls) -> Any:
+        """The flow's serialisable definition: its compiled :class:`plait.Plan` (steps,
+        triggers, router labels, state fields); ``plan.to_dict()`` gives it as JSON."""
+        return _port.engine().plan(cls)
+
+
+async def _as_raised(work: Awaitable[T]) -> T:
+    """``work``'s result; a run that failed in a step raises the step's own exception."""
+    try:
+        return await work
+    except StepError as exc:
+        error = _port.original_error(exc)
+        if error is exc:
+            raise
+    raise error  # outside the handler, so it is not chained to the StepError
+
+
+async def _streamed(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async with contextlib.aclosing(events):  # type: ignore[type-var]
+        try:
+            async for event in events:
+                yield event
+        except StepError as exc:
+            error = _port.original_error(exc)
+            if error is exc:
+                raise
+        else:
+            return
+    raise error
 
 
 _RESERVED = frozenset(

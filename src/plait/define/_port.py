@@ -11,7 +11,7 @@ import importlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from plait.core import RunError
+from plait.core import StepError
 
 T = TypeVar("T")
 
@@ -54,6 +54,10 @@ class Engine(Protocol):
         """The definition's plan as ``mermaid`` text or an ``html`` page."""
         ...
 
+    def plan(self, definition: Any) -> Any:
+        """The definition's compiled, serialisable plan."""
+        ...
+
     def emit(self, name: str, payload: Any) -> None:
         """Emit an event from the step that is running now."""
         ...
@@ -62,8 +66,18 @@ class Engine(Protocol):
         """Map ``fn`` over ``items`` inside the running step."""
         ...
 
-    async def ask(self, prompt: str, schema: Any, timeout: float | None, default: Any) -> Any:
-        """A person's answer, from inside the running step (or stop it to wait)."""
+    def ask(
+        self,
+        flow: Any,
+        prompt: str,
+        *,
+        timeout: float | None,
+        metadata: dict[str, Any] | None,
+        schema: Any,
+        default: Any,
+    ) -> Any:
+        """A person's answer, from inside the running step (or stop it to wait): the
+        answer itself in a ``def`` step, an awaitable in an ``async def`` one."""
         ...
 
     async def respond(self, definition: Any, run_id: str, value: Any, **options: Any) -> Any:
@@ -83,7 +97,9 @@ _engine: Engine | None = None
 
 
 def run_sync(awaitable: Coroutine[Any, Any, T], what: str) -> T:
-    """Run ``awaitable`` to the end from sync code; a clear error inside an event loop."""
+    """Run ``awaitable`` to the end from sync code. Inside a running event loop (Jupyter,
+    an async web app) it runs on a worker thread with its own loop, and this thread
+    waits for it, as CrewAI's ``kickoff()`` does."""
     import asyncio
 
     try:
@@ -94,11 +110,28 @@ def run_sync(awaitable: Coroutine[Any, Any, T], what: str) -> T:
         inside_loop = True
     if not inside_loop:  # outside the except block, so errors are not chained to it
         return asyncio.run(awaitable)
-    awaitable.close()
-    raise RunError(
-        f"{what}() blocks, so it cannot run inside a running event loop (Jupyter, an async "
-        f"framework); use  await {what}_async(...)  there"
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1, f"plait-{what}") as pool:
+        return pool.submit(context.run, asyncio.run, awaitable).result()
+
+
+def original_error(error: BaseException) -> BaseException:
+    """The exception a step raised, for a run that failed because of it (as CrewAI's
+    ``kickoff()`` raises it), with the flow, step, run and attempt added as notes;
+    ``error`` itself for plait's own failures (timeouts, routing, limits...)."""
+    cause = error.__cause__
+    if type(error) is not StepError or not isinstance(cause, Exception):
+        return error
+    note = (
+        f"plait: raised in step {error.step!r} of flow {error.flow!r} "
+        f"(run {error.run_id}, attempt {error.attempt})"
     )
+    if note not in getattr(cause, "__notes__", ()):
+        cause.add_note(note)
+    return cause
 
 
 def install_engine(engine: Engine) -> None:

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import copy
+import difflib
+import logging
 import types
 import typing
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from plait.core import DefinitionError, InputError
 
 Reducers = Mapping[str, Callable[[Any, Any], Any]]
+
+log = logging.getLogger("plait")
+
+TRIGGER_PAYLOAD = "crewai_trigger_payload"
+"""The input CrewAI passes to start steps that take a parameter of this name."""
+
+
+def new_state_id() -> str:
+    """A fresh state (and flow run) id: a UUID string, as CrewAI's ``FlowState`` makes."""
+    return str(uuid.uuid4())
 
 
 def is_model_type(tp: object) -> bool:
@@ -135,11 +148,15 @@ def build_state(
     inputs: Mapping[str, Any] | None,
     run_id: str,
     reducers: Reducers | None = None,
+    *,
+    unknown: Literal["error", "ignore"] = "error",
 ) -> Any:
     """A fresh state for a run: ``initial`` (or the type's defaults) updated by ``inputs``.
 
     Keys with a reducer merge later assignments (see :class:`Reducer`). Raises
-    :class:`InputError` naming the flow, the field and the fix.
+    :class:`InputError` naming the flow, the field and the fix. ``unknown="ignore"``
+    (flows, as in CrewAI): inputs a model state has no field for are left out, with a
+    warning on the ``plait`` logger that names the nearest field.
     """
     inputs = dict(inputs or {})
     if state_type is None or not is_model_type(state_type):
@@ -156,13 +173,16 @@ def build_state(
     data: dict[str, Any] = {}
     if initial is not None:
         data.update(initial.model_dump() if hasattr(initial, "model_dump") else dict(initial))
-    unknown = sorted(set(inputs) - set(fields))
+    strays = sorted(set(inputs) - set(fields))
     extra = state_type.model_config.get("extra")  # type: ignore[attr-defined]
-    if unknown and extra != "allow":
-        raise InputError(
-            f"flow {owner!r}: unknown input(s) {', '.join(map(repr, unknown))} for state "
-            f"{state_type.__name__}; its fields are: {', '.join(fields)}"
-        )
+    if strays and extra != "allow":
+        if unknown == "error" or extra == "forbid":
+            raise InputError(
+                f"flow {owner!r}: unknown input(s) {', '.join(map(repr, strays))} for state "
+                f"{state_type.__name__}; its fields are: {', '.join(fields)}"
+            )
+        _ignored(owner, state_type.__name__, strays, tuple(fields))
+        inputs = {k: v for k, v in inputs.items() if k in fields}
     data.update(inputs)
     if "id" in fields and _unset(data.get("id")) and _takes_run_id(fields["id"]):
         data["id"] = run_id
@@ -191,14 +211,59 @@ def build_state(
     return model
 
 
+def _ignored(owner: str, model: str, strays: list[str], fields: tuple[str, ...]) -> None:
+    """Log the inputs a model state leaves out (the trigger payload is expected)."""
+    shown = []
+    for key in strays:
+        if key == TRIGGER_PAYLOAD:
+            continue
+        near = difflib.get_close_matches(key, fields, n=1)
+        shown.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
+    if shown:
+        log.warning(
+            "flow %r: input(s) %s are not fields of state %s and are ignored; its fields are: %s",
+            owner,
+            ", ".join(shown),
+            model,
+            ", ".join(fields),
+        )
+
+
+def managed_id(state: Any) -> str:
+    """The id of ``state`` when plait keeps the run id there (a dict state's ``"id"``, or
+    a model's ``id`` field that :func:`build_state` fills), else ``""``."""
+    if isinstance(state, Mapping):
+        value = state.get("id")
+    else:
+        info = getattr(type(state), "model_fields", {}).get("id")
+        if info is None or not _takes_run_id(info):
+            return ""
+        value = getattr(state, "id", None)
+    return value if isinstance(value, str) else ""
+
+
+def fills_id(state_type: type) -> bool:
+    """Whether :func:`build_state` puts the run id in a model's ``id`` field."""
+    info = getattr(state_type, "model_fields", {}).get("id")
+    return info is not None and _takes_run_id(info)
+
+
+def explicit_id(state: Any) -> bool:
+    """Whether a model instance's ``id`` was given, rather than made by its default."""
+    fields_set = getattr(state, "model_fields_set", None)
+    return fields_set is None or "id" in fields_set
+
+
 def _unset(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value)
 
 
 def _takes_run_id(info: Any) -> bool:
-    """Whether a model's ``id`` field should hold the run id: it is required, or defaults
-    to ``""``/``None``, and it accepts a str (``id: UUID = Field(default_factory=uuid4)``
-    keeps its own value)."""
+    """Whether a model's ``id`` field should hold the run id: it is required, defaults
+    to ``""``/``None``, or is :class:`plait.FlowState`'s, and it accepts a str
+    (``id: UUID = Field(default_factory=uuid4)`` keeps its own value)."""
+    if getattr(info, "default_factory", None) is new_state_id:
+        return True
     if not (info.is_required() or _unset(info.default)):
         return False
     annotation = info.annotation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from typing import Any, Literal, TypeVar
 
 from plait.core import DefinitionError
 from plait.define._policies import CachePolicy, RetryPolicy, StepOptions, cache_policy
-from plait.define._triggers import Condition, to_condition
+from plait.define._state import TRIGGER_PAYLOAD
+from plait.define._triggers import AnyOf, Condition, to_condition
 
 F = TypeVar("F", bound=Callable[..., Any])
 StepKind = Literal["step", "router"]
@@ -51,24 +53,6 @@ class StepDef:
         return f"{module}:{qualname}"
 
 
-def positional_arity(fn: Callable[..., Any], *, skip_self: bool) -> int:
-    """How many positional arguments ``fn`` accepts (``-1`` for ``*args``)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return 0
-    params = list(sig.parameters.values())
-    if skip_self and params:
-        params = params[1:]
-    count = 0
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            return -1
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
-
-
 def is_async_callable(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - objects with async __call__
@@ -101,6 +85,37 @@ def _options(
     )
 
 
+def _merge(outer: StepDef, inner: StepDef) -> StepDef:
+    """One step from two stacked decorators, where one is ``@router``: a start or
+    listener that also routes, as CrewAI's ``@start()`` / ``@listen(x)`` over
+    ``@router()``. Conditions of both fire it; options set on either are kept."""
+    if "router" not in (outer.kind, inner.kind) or outer.kind == inner.kind:
+        raise DefinitionError(
+            f"{inner.name!r} has two step decorators; use one, and or_()/and_() to "
+            "combine conditions (only @router() may be stacked under @start() or @listen())"
+        )
+    conds = [c for c in (outer.condition, inner.condition) if c is not None]
+    if len(conds) == 2 and conds[0] != conds[1]:
+        condition: Condition | None = AnyOf((conds[0], conds[1]))
+    else:
+        condition = conds[0] if conds else None
+    picked = {}
+    for option in dataclasses.fields(StepOptions):
+        mine, theirs = getattr(outer.options, option.name), getattr(inner.options, option.name)
+        picked[option.name] = mine if mine is not None else theirs
+    start = outer.start or inner.start
+    return StepDef(
+        name=inner.name,
+        fn=inner.fn,
+        kind="router",
+        start=start,
+        condition=condition,
+        options=StepOptions(**picked),
+        is_async=inner.is_async,
+        takes_input=takes_payload(inner.fn, start=start),
+    )
+
+
 def _mark(
     kind: StepKind, start: bool, condition: object | None, options: StepOptions
 ) -> Callable[[F], F]:
@@ -109,11 +124,6 @@ def _mark(
     def decorate(fn: F) -> F:
         if not callable(fn):
             raise DefinitionError(f"@{'start' if start else kind} must decorate a function")
-        if getattr(fn, STEP_ATTR, None) is not None:
-            raise DefinitionError(
-                f"{fn.__name__!r} has two step decorators; use one, and or_()/and_() to "
-                "combine conditions"
-            )
         step = StepDef(
             name=fn.__name__,
             fn=fn,
@@ -122,13 +132,41 @@ def _mark(
             condition=cond,
             options=options,
             is_async=is_async_callable(fn),
-            takes_input=positional_arity(fn, skip_self=True) != 0,
+            takes_input=takes_payload(fn, start=start),
         )
+        earlier = getattr(fn, STEP_ATTR, None)
+        if isinstance(earlier, StepDef):
+            step = _merge(step, earlier)
         setattr(fn, STEP_ATTR, step)
         return fn
 
     setattr(decorate, UNAPPLIED_ATTR, "start" if start else kind)
     return decorate
+
+
+def takes_payload(fn: Callable[..., Any], *, start: bool) -> bool:
+    """Whether a flow method takes the triggering output: a positional parameter besides
+    ``self`` (and, for a start step, ``crewai_trigger_payload``, which it gets by name)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        if positional and not (start and p.name == TRIGGER_PAYLOAD):
+            return True
+    return False
+
+
+def takes_trigger_payload(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a ``crewai_trigger_payload`` parameter (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return TRIGGER_PAYLOAD in params
 
 
 def start(
@@ -140,10 +178,12 @@ def start(
     writes: list[str] | tuple[str, ...] | None = None,
     cache: CachePolicy | bool | float | None = None,
 ) -> Callable[[F], F]:
-    """Mark an entry step. Every start step runs, concurrently, when a run begins.
+    """Mark an entry step, as CrewAI does. When a run begins, every unconditional start
+    step runs, concurrently (every start step, when none is unconditional).
 
-    With ``condition`` (a step, label or ``or_``/``and_``) the step also fires whenever the
-    condition holds later in the run.
+    With ``condition`` (a router label, or ``or_``/``and_`` of labels) the step runs when
+    the condition holds; next to an unconditional start it does not run at kickoff. A
+    start step is called without arguments (its parameters keep their defaults).
     """
     return _mark("step", True, condition, _options(retry, timeout, max_calls, writes, None, cache))
 
@@ -171,9 +211,10 @@ def listen(
 
 
 def router(
-    condition: object,
+    condition: object | None = None,
     *,
     labels: list[str] | tuple[str, ...] | None = None,
+    emit: list[str] | tuple[str, ...] | str | None = None,
     retry: RetryPolicy | int | None = None,
     timeout: float | None = None,
     max_calls: int | None = None,
@@ -182,9 +223,15 @@ def router(
 ) -> Callable[[F], F]:
     """Like ``@listen``, but the step returns a label; steps listening to it run next.
 
-    ``labels`` declares the labels it may return; without it plait reads them from the
-    function's ``return "label"`` statements and ``Literal[...]`` return annotation.
+    ``labels`` (or CrewAI's ``emit``) declares the labels it may return; without it plait
+    reads them from the function's ``return "label"`` statements and ``Literal[...]``
+    return annotation. Without ``condition``, stack it under ``@start()`` or
+    ``@listen(x)``: a start step or listener that also routes.
     """
+    if emit is not None:
+        if labels is not None:
+            raise DefinitionError("@router takes labels= or emit= (the same thing), not both")
+        labels = [emit] if isinstance(emit, str) else [str(e) for e in emit]
     return _mark(
         "router", False, condition, _options(retry, timeout, max_calls, writes, labels, cache)
     )

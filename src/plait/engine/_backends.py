@@ -5,6 +5,14 @@ Retention: ``?retention=30d`` on any store URL (or ``$PLAIT_RETENTION``) deletes
 runs (completed, failed, cancelled) last updated longer ago than that, with their events,
 when a process first opens the store, and again at most once an hour. Running and waiting
 runs are never deleted.
+
+URLs are parsed as URLs: plait takes out its own options (``retention``, and ``schema``
+for PostgreSQL, ``prefix`` for Redis) and hands the driver every other one exactly as
+written (``?options=-c%20statement_timeout%3D5000``, ``?application_name=a%26b``). A URL
+that does not parse, an option PostgreSQL's driver does not know, and any option on
+``sqlite:///`` or ``memory://`` are refused with a :class:`~plait.core.StoreError`;
+percent-encode ``?``, ``#`` and ``%`` in a SQLite file name and in passwords. Messages
+show the URL with its password masked (:func:`~plait.core.mask_url`).
 """
 
 from __future__ import annotations
@@ -12,10 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from plait import stores
-from plait.core import PlaitError, parse_duration
+from plait.core import PlaitError, StoreError, mask_secrets, mask_url, parse_duration
 from plait.runtime import Store
 from plait.stores import MemoryStore, SqliteStore
 
@@ -26,47 +35,91 @@ RETENTION_EVERY = 3600.0
 log = logging.getLogger("plait")
 _last_pass: dict[str, float] = {}
 
+_KINDS = {
+    "memory": "memory",
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "redis": "redis",
+    "rediss": "redis",
+}
+_OWN_OPTIONS = {
+    "memory": ("retention",),
+    "sqlite": ("retention",),
+    "postgresql": ("retention", "schema"),
+    "redis": ("retention", "prefix"),
+}
+"""The query options plait reads itself; a backend gets every other one as written."""
 
-def _pop_query(url: str, name: str) -> tuple[str, str | None]:
-    """``url`` without the query parameter ``name``, and that parameter's value."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query, keep_blank_values=True)
-    value = query.pop(name, [None])[-1]
-    rest = "&".join(f"{k}={v}" for k, vs in query.items() for v in vs)
-    return urlunsplit(parts._replace(query=rest)), value
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    """A store URL taken apart: ``rest`` is the URL the backend gets (plait's own options
+    removed, everything else exactly as written) and ``options`` plait's own, decoded."""
+
+    kind: str
+    url: str
+    rest: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """``url`` taken apart, or a :class:`StoreError` saying what in it is not understood
+    (the URL shown with its password masked)."""
+    shown = mask_url(url)
+    if "://" not in url:
+        if url.strip().lower() == "memory":
+            return StoreURL("memory", url, "memory://")
+        raise StoreError(f"unknown store URL {shown!r}: use one of {SCHEMES}")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number in 0-65535 raises here
+    except ValueError as exc:
+        raise StoreError(
+            f"store URL {shown!r} is not a valid URL ({exc}); percent-encode special "
+            f"characters in the user name and password (@ as %40, / as %2F), and write it "
+            f"as one of {SCHEMES}"
+        ) from None
+    kind = _KINDS.get(parts.scheme.lower())
+    if kind is None:
+        raise StoreError(f"unknown store URL {shown!r}: use one of {SCHEMES}")
+    if parts.fragment or url.endswith("#"):
+        raise StoreError(
+            f"store URL {shown!r} has a #fragment, which no store reads; percent-encode a "
+            "# in a password as %23"
+        )
+    base = url.partition("#")[0].partition("?")[0]
+    kept: list[str] = []
+    options: dict[str, str] = {}
+    for pair in parts.query.split("&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition("=")
+        name = unquote(raw_name)
+        if name in _OWN_OPTIONS[kind]:
+            options[name] = unquote(raw_value)
+        else:
+            kept.append(pair)  # as written: the backend decodes it
+    rest = base + ("?" + "&".join(kept) if kept else "")
+    return StoreURL(kind, url, rest, options)
 
 
 async def open_store(store: Store | str | None) -> Store:
     """A store from an object, a URL, ``$PLAIT_STORE`` or the default (in memory)."""
     if store is not None and not isinstance(store, str):
         return store
-    url, keep = _retention(store or os.environ.get("PLAIT_STORE") or "memory://")
-    keep = keep or os.environ.get("PLAIT_RETENTION") or None
+    url = store or os.environ.get("PLAIT_STORE") or "memory://"
+    where = parse_store_url(url)
+    keep = where.options.get("retention") or os.environ.get("PLAIT_RETENTION") or None
     if keep is not None:
         try:
             seconds = parse_duration(keep)
         except ValueError as exc:
             raise PlaitError(f"store retention: {exc}") from None
-    opened = await _open(url)
+    opened = await _open(where)
     if keep is not None:
         await _retain(opened, url, seconds)
     return opened
-
-
-def _retention(url: str) -> tuple[str, str | None]:
-    """``url`` without its ``retention=`` query parameter, and that parameter."""
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url, None
-    keep: str | None = None
-    rest = []
-    for pair in query.split("&"):
-        name, _, value = pair.partition("=")
-        if name == "retention":
-            keep = value
-        elif pair:
-            rest.append(pair)
-    return (base + "?" + "&".join(rest) if rest else base), keep
 
 
 async def _retain(store: Store, url: str, seconds: float) -> None:
@@ -79,19 +132,63 @@ async def _retain(store: Store, url: str, seconds: float) -> None:
         log.info("plait: retention deleted %d finished runs older than %g s", gone, seconds)
 
 
-async def _open(url: str) -> Store:
-    scheme = (url.split("://", 1)[0] if "://" in url else url).lower()
-    if scheme == "memory":
+async def _open(where: StoreURL) -> Store:
+    if where.kind == "memory":
+        _no_options(where, "memory://")
+        parts = urlsplit(where.rest)
+        if parts.netloc or parts.path:
+            raise StoreError(
+                f"store URL {mask_url(where.url)!r}: an in-memory store has no host or "
+                "path; write memory://"
+            )
         return MemoryStore()
-    if scheme == "sqlite":
-        path = url[len("sqlite://") :]
-        if not path.startswith("/"):
-            raise PlaitError(f"store URL {url!r}: write sqlite:///relative.db or sqlite:////abs.db")
-        return SqliteStore(path[1:] or "runs.db")
-    if scheme in ("postgresql", "postgres"):
-        dsn, schema = _pop_query(url, "schema")
-        return await stores.PostgresStore.connect(dsn, schema=schema or "plait")
-    if scheme in ("redis", "rediss"):
-        address, prefix = _pop_query(url, "prefix")
-        return stores.RedisStore(address, prefix=prefix or "plait")
-    raise PlaitError(f"unknown store URL {url!r}: use one of {SCHEMES}")
+    if where.kind == "sqlite":
+        return SqliteStore(_sqlite_path(where))
+    if where.kind == "postgresql":
+        _check_postgres(where)
+        return await stores.PostgresStore.connect(
+            where.rest, schema=where.options.get("schema") or "plait"
+        )
+    return stores.RedisStore(where.rest, prefix=where.options.get("prefix") or "plait")
+
+
+def _sqlite_path(where: StoreURL) -> str:
+    _no_options(where, "sqlite:///path.db")
+    parts = urlsplit(where.rest)
+    if parts.netloc or not parts.path.startswith("/"):
+        raise StoreError(
+            f"store URL {mask_url(where.url)!r}: write sqlite:///relative.db or sqlite:////abs.db"
+        )
+    return unquote(parts.path[1:]) or "runs.db"
+
+
+def _no_options(where: StoreURL, form: str) -> None:
+    """Refuse query options a store does not read (``sqlite:///x.db?mode=ro`` would
+    otherwise name a file ``x.db?mode=ro``, or be ignored)."""
+    query = urlsplit(where.rest).query
+    if not query:
+        return
+    names = sorted({unquote(pair.partition("=")[0]) for pair in query.split("&") if pair})
+    raise StoreError(
+        f"store URL {mask_url(where.url)!r}: {form} takes no option "
+        f"{', '.join(repr(n) for n in names)} (only retention=); remove it, or "
+        "percent-encode a ? in a file name as %3F"
+    )
+
+
+def _check_postgres(where: StoreURL) -> None:
+    """Refuse, before connecting, what PostgreSQL's driver does not understand: it would
+    otherwise fail as if the server were unreachable."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return  # PostgresStore names the extra to install
+    try:
+        conninfo_to_dict(where.rest)
+    except Exception as exc:  # psycopg.Error, from parsing alone
+        raise StoreError(
+            f"store URL {mask_url(where.url)!r} is not one PostgreSQL understands: "
+            f"{mask_secrets(' '.join(str(exc).split()))}; write postgresql://user:password@"
+            "host:5432/db?option=value, percent-encoding special characters in values "
+            "(& as %26, space as %20)"
+        ) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
-from plait.define import Flow, Workflow, task_params
+from plait.define import TRIGGER_PAYLOAD, Flow, Workflow, takes_trigger_payload, task_params
 from plait.plan import Plan
 from plait.runtime import Binding
 
@@ -24,8 +25,15 @@ def _bind(definition: Any, plan: Plan) -> dict[str, Binding]:
         cls = type(definition)
         for step in plan.steps:
             fn = cls.__plait_steps__[step.name].fn
+            if step.start and takes_trigger_payload(fn):
+                fn = _with_trigger_payload(fn)
+            # A start step gets no argument (its parameters keep their defaults), as in
+            # CrewAI, even when a label starts it; a listener gets what triggered it.
             out[step.name] = Binding(
-                fn, step.is_async, "payload" if step.takes_input else "none", method=True
+                fn,
+                step.is_async,
+                "payload" if step.takes_input and not step.start else "none",
+                method=True,
             )
         return out
     if not isinstance(definition, Workflow):
@@ -47,6 +55,21 @@ def _bind(definition: Any, plan: Plan) -> dict[str, Binding]:
             var_kw,
         )
     return out
+
+
+def _with_trigger_payload(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a start step) called with the run's ``crewai_trigger_payload`` input, when
+    it has one, as CrewAI does."""
+
+    def call(owner: Any, *args: Any) -> Any:
+        payload = owner._trigger_payload
+        if payload is None:
+            return fn(owner, *args)
+        return fn(owner, *args, **{TRIGGER_PAYLOAD: payload})
+
+    call.__name__ = getattr(fn, "__name__", "step")
+    call.__qualname__ = getattr(fn, "__qualname__", call.__name__)
+    return call
 
 
 def _source(

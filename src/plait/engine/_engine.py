@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mappin
 from typing import Any
 
 from plait.core import InputError, RunError, StoreError, WaitingForInput, new_run_id
-from plait.define import Flow, build_state, is_model_type, live_mapping, reducers_of
+from plait.define import (
+    TRIGGER_PAYLOAD,
+    Flow,
+    build_state,
+    is_model_type,
+    live_mapping,
+    reducers_of,
+)
 from plait.engine._backends import open_store
 from plait.engine._bind import bindings_for, inputs_needed, workflow_result
 from plait.engine._respond import can_go_on, record_answer
@@ -24,8 +31,11 @@ from plait.runtime import (
     RunStarted,
     Store,
     TriggerIndex,
+    ask_in_step,
     current_context,
+    fit,
     replay,
+    request_input,
     waiting_error,
 )
 
@@ -116,6 +126,22 @@ async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
     return events
 
 
+async def _new_run_id(store: Store, run_id: str, plan: Plan, own_store: bool) -> None:
+    """A flow's run id is free in ``store`` (it may come from the state or the inputs)."""
+    if await store.get_run(run_id) is None:
+        return
+    if own_store:
+        await store.close()
+    raise RunError(
+        f"run {run_id} of {plan.name!r} is already in this store: a flow's run id is its "
+        "state's id, and each run needs its own. To go on with that run use "
+        f"resume({run_id!r}) (respond() for one that waits); to start a new run, drop 'id' "
+        "from the inputs or use a new flow instance",
+        flow=plan.name,
+        run_id=run_id,
+    )
+
+
 class Engine:
     """What definitions run on: the ``Engine`` protocol of their port in ``plait.define``."""
 
@@ -143,12 +169,17 @@ class Engine:
             )
         inputs = dict(inputs or {})
         self._not_running(definition, plan)
-        run_id = run_id or new_run_id()
         if isinstance(definition, Flow):
+            # The state's id is the run's (see Flow): the first run of an instance takes
+            # the id its state got when it was made, inputs={"id": ...} names the run.
+            run_id = run_id or definition._next_run_id(inputs)
             state = definition._new_state(inputs, run_id)
             definition._state = state
+            definition._ran = True
+            definition._trigger_payload = inputs.get(TRIGGER_PAYLOAD)
             subscribers = [*definition._listeners, *listeners]
         else:
+            run_id = run_id or new_run_id()
             state_type = definition.__plait_state_type__
             if not is_model_type(state_type):
                 _check_task_inputs(definition, plan, inputs)
@@ -159,6 +190,9 @@ class Engine:
         definition.run_id = run_id
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
+        fresh = own_store and getattr(the_store, "immediate", False)  # a new memory store
+        if not (stored or fresh) and isinstance(definition, Flow):
+            await _new_run_id(the_store, run_id, plan, own_store)
         loop = self._loop(
             definition, plan, the_store, executor, run_id, state, subscribers, None, durability
         )
@@ -195,9 +229,16 @@ class Engine:
                 if view.status == "waiting" and not can_go_on(view, time.time()):
                     asks = sorted(view.asks.values(), key=lambda a: a.seq)
                     raise waiting_error(plan.name, run_id, asks)
-                state_type = definition.__plait_state_type__
-                reducers = reducers_of(state_type, definition.reducers)
-                state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
+                if isinstance(definition, Flow):
+                    state = definition._restored_state(view.state, run_id)
+                    definition._ran = True  # its next kickoff is a new run, with a new id
+                    started = events[0]
+                    payload = getattr(started, "inputs", {}).get(TRIGGER_PAYLOAD)
+                    definition._trigger_payload = payload
+                else:
+                    state_type = definition.__plait_state_type__
+                    reducers = reducers_of(state_type, definition.reducers)
+                    state = build_state(plan.name, state_type, None, view.state, run_id, reducers)
         except BaseException:
             if lease is not None:
                 await lease.release()
@@ -349,14 +390,38 @@ class Engine:
     def render(self, definition: Any, fmt: str) -> str:
         return render(compile(definition), fmt)
 
+    def plan(self, definition: Any) -> Plan:
+        return compile(definition)
+
     def emit(self, name: str, payload: Any) -> None:
         current_context().emit(name, payload)
 
     async def map(self, fn: Callable[[Any], Any], items: Any, concurrency: int | None) -> list[Any]:
         return await current_context().map(fn, items, concurrency)
 
-    async def ask(self, prompt: str, schema: Any, timeout: float | None, default: Any) -> Any:
-        return await current_context().ask(prompt, schema=schema, timeout=timeout, default=default)
+    def ask(
+        self,
+        flow: Any,
+        prompt: str,
+        *,
+        timeout: float | None,
+        metadata: dict[str, Any] | None,
+        schema: Any,
+        default: Any,
+    ) -> Any:
+        provider = getattr(flow, "input_provider", None)
+        try:
+            ctx = current_context()
+        except RunError:
+            if provider is None:
+                raise
+            ctx = None
+        if ctx is None:  # outside a run, as in CrewAI: the provider answers, unrecorded
+            text = request_input(provider, prompt, flow, metadata, timeout)
+            return fit(text, schema, default, prompt)
+        return ask_in_step(
+            ctx, prompt, timeout=timeout, metadata=metadata, schema=schema, default=default
+        )
 
 
 ENGINE = Engine()

@@ -57,6 +57,7 @@ class _Llama(Protocol):
 
     n_tokens: int
     metadata: dict[str, str]
+    model: Any
 
     def create_chat_completion(self, **kwargs: Any) -> Any: ...
 
@@ -66,6 +67,8 @@ class _Llama(Protocol):
 @dataclass(slots=True)
 class _Loaded:
     llama: _Llama
+    specials: frozenset[str] = frozenset()
+    """The texts of the model's special tokens, broken up in messages (see _local_prompt)."""
     worker: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="plait-local")
     )
@@ -172,8 +175,28 @@ def _load(path: Path, threads: int, context: int) -> _Loaded:
         trained = _trained_context(llama)
         if trained is not None and 0 < trained < context:
             llama = make(trained)
-        loaded = _models[key] = _Loaded(llama)
+        loaded = _models[key] = _Loaded(llama, _special_texts(llama))
         return loaded
+
+
+def _special_texts(llama: _Llama) -> frozenset[str]:
+    """The texts llama.cpp reads as control tokens in a prompt (``<|im_start|>``...):
+    the tokens it matches only with ``special=True``, as chat completions use it."""
+    import llama_cpp
+
+    try:
+        parsed = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+        vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        texts = [
+            llama_cpp.llama_vocab_get_text(vocab, token)
+            for token in range(llama_cpp.llama_vocab_n_tokens(vocab))
+            if llama_cpp.llama_vocab_get_attr(vocab, token) & parsed
+        ]
+    except AttributeError as exc:  # an old llama-cpp-python, without llama_vocab_*
+        raise MissingExtraError(
+            f"the local model needs a newer llama-cpp-python ({exc}): {_INSTALL}"
+        ) from exc
+    return frozenset(text.decode("utf-8", errors="replace") for text in texts if text)
 
 
 def _trained_context(llama: _Llama) -> int | None:
@@ -200,7 +223,7 @@ class LocalProvider:
     async def complete(self, model: str, request: Request) -> Response:
         loaded = await self._model(model)
         plan = _plan(model, request)
-        kwargs = _kwargs(request, plan)
+        kwargs = _kwargs(request, plan, loaded.specials)
 
         def call() -> Any:
             return _guard(model, lambda: loaded.llama.create_chat_completion(**kwargs))
@@ -220,7 +243,7 @@ class LocalProvider:
         if plan.tool_mode:  # a tool call is not text: no pieces, only the Response
             yield await self.complete(model, request)
             return
-        kwargs = _kwargs(request, plan) | {"stream": True}
+        kwargs = _kwargs(request, plan, loaded.specials) | {"stream": True}
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | tuple[str, Usage] | BaseException] = asyncio.Queue()
         stop = threading.Event()
@@ -277,9 +300,9 @@ def _plan(model: str, request: Request) -> CallPlan:
         raise ProviderFailure(f"local:{model}: {exc}") from exc
 
 
-def _kwargs(request: Request, plan: CallPlan) -> dict[str, Any]:
+def _kwargs(request: Request, plan: CallPlan, specials: frozenset[str]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "messages": chat_messages(plan.messages),
+        "messages": chat_messages(plan.messages, specials),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
     }
     if plan.schema is not None:

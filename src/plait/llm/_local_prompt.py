@@ -3,18 +3,30 @@ constrains the answer (structured output, or a tool call when ``tool_choice`` as
 
 Pure functions of a :class:`Request`, with no llama.cpp in sight, so they are cheap to test.
 The local model has no native tools, so tool calls and tool results in the history are
-written as text, and a forced tool call is an answer constrained to the tool's arguments.
+written as text (a result between fences no text inside can close), and a forced tool
+call is an answer constrained to the tool's arguments.
+
+llama.cpp renders the messages with the model's chat template and reads the prompt with
+its special tokens on, so a message holding ``<|im_end|>`` and ``<|im_start|>system``
+would end its turn and open a system one. :func:`chat_messages` breaks up the text of each
+special token (the model's, given as ``specials``) in a message, so it is read as plain text.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from plait.llm._messages import Message, Request, ToolSpec
 
 _OPEN_CHOICES = ("", "auto", "none")
+_JOINER = "\u2060"
+"""WORD JOINER, put after the first character of a special token's text in a message."""
+_BACKTICKS = re.compile(r"`+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +76,51 @@ def plan_call(request: Request) -> CallPlan:
     return CallPlan(_instructed(request.messages, text), _object_schema(spec.parameters), choice)
 
 
-def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
-    """Messages as llama.cpp's chat template takes them: roles system, user, assistant."""
+def chat_messages(messages: list[Message], specials: Collection[str] = ()) -> list[dict[str, str]]:
+    """Messages as llama.cpp's chat template takes them: roles system, user, assistant;
+    no text of ``specials`` (the model's special tokens) left whole in any of them."""
     out: list[dict[str, str]] = []
     for message in messages:
         if message.role == "tool":
             label = message.name or "a tool"
-            content = f"Result of {label} (call {message.tool_call_id}):\n{message.content}"
-            out.append({"role": "user", "content": content})
+            content = _fenced(f"Result of {label} (call {message.tool_call_id})", message.content)
+            role = "user"
         elif message.role == "assistant" and message.tool_calls:
             calls = [
                 json.dumps({"name": call.name, "arguments": call.arguments})
                 for call in message.tool_calls
             ]
             content = "\n".join([message.content, *calls] if message.content else calls)
-            out.append({"role": "assistant", "content": content})
+            role = "assistant"
         else:
-            out.append({"role": message.role, "content": message.content})
+            content, role = message.content, message.role
+        out.append({"role": role, "content": defused(content, specials)})
     return out
+
+
+def defused(text: str, specials: Collection[str]) -> str:
+    """``text`` with a word joiner inside each occurrence of a special token's text, so a
+    tokenizer reading special tokens finds none in it (texts of one character, which
+    cannot be split, are left alone)."""
+    pattern = _specials_pattern(frozenset(specials))
+    if pattern is None:
+        return text
+    while pattern.search(text):  # again: a split occurrence may uncover an overlapping one
+        text = pattern.sub(lambda m: m[0][0] + _JOINER + m[0][1:], text)
+    return text
+
+
+@functools.lru_cache(maxsize=8)
+def _specials_pattern(specials: frozenset[str]) -> re.Pattern[str] | None:
+    texts = sorted((s for s in specials if len(s) > 1 and _JOINER not in s), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, texts))) if texts else None
+
+
+def _fenced(header: str, text: str) -> str:
+    """``header:`` and ``text`` between fences of backticks longer than any inside it."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{header}:\n{fence}\n{text}\n{fence}"
 
 
 def _instructed(messages: list[Message], text: str) -> list[Message]:

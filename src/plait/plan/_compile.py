@@ -1,12 +1,17 @@
 """``compile()``: a flow or workflow definition -> a validated :class:`Plan`.
 
-Every problem found is collected and raised at once as a :class:`PlanError`.
+Every problem found is collected at once. Errors — what cannot run at all — raise a
+:class:`PlanError`. For flows, what runs but maybe not as meant (a label nobody hears, a
+step nothing triggers: flows CrewAI runs as well) is a warning, kept in
+``Plan.warnings`` and logged once, on the ``plait.plan`` logger, when the plan is made;
+``compile(..., strict=True)`` raises them as a :class:`PlanError` too.
 """
 
 from __future__ import annotations
 
 import difflib
 import gc
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,57 +66,90 @@ def definition_parts(
 
 
 _CACHE: dict[type, Plan] = {}
+log = logging.getLogger("plait.plan")
 
 
-def compile(definition: Any) -> Plan:
+def compile(definition: Any, *, strict: bool = False) -> Plan:
     """Check a definition and turn it into a :class:`Plan`.
 
-    Plans are cached: per Flow class, and per Workflow until a task is added to it.
+    Raises :class:`PlanError` listing every error; with ``strict=True`` the warnings
+    count as errors too. Plans are cached: per Flow class, and per Workflow until a task
+    is added to it; a plan's warnings are logged when it is made.
     """
     if isinstance(definition, Workflow):
-        if definition.plan is None:
-            definition.plan = _compile(definition)
-        return definition.plan  # type: ignore[no-any-return]
-    cls = definition if isinstance(definition, type) else type(definition)
-    plan = _CACHE.get(cls)
-    if plan is None:
-        plan = _CACHE[cls] = _compile(definition)
+        plan: Plan | None = definition.plan
+        if plan is None:
+            plan = definition.plan = _made(definition, strict)
+    else:
+        cls = definition if isinstance(definition, type) else type(definition)
+        plan = _CACHE.get(cls)
+        if plan is None:
+            plan = _CACHE[cls] = _made(definition, strict)
+    if strict and plan.warnings:
+        raise PlanError(plan.name, plan.warnings, kind=plan.kind)
     return plan
 
 
-def _compile(definition: Any) -> Plan:
+def _made(definition: Any, strict: bool) -> Plan:
+    plan = _compile(definition, strict)
+    if plan.warnings:
+        count = len(plan.warnings)
+        lines = "".join(f"\n  - {w}" for w in plan.warnings)
+        log.warning(
+            "%s %r compiles with %d %s (it runs; compile(..., strict=True) refuses it):%s",
+            plan.kind,
+            plan.name,
+            count,
+            "warning" if count == 1 else "warnings",
+            lines,
+        )
+    return plan
+
+
+def _compile(definition: Any, strict: bool) -> Plan:
     # Compiling makes many small objects and no reference cycles: pausing the cyclic
     # garbage collector keeps it from rescanning them (it made 100k-step plans 40% slower).
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compile_now(definition)
+        return _compile_now(definition, strict)
     finally:
         if paused:
             gc.enable()
 
 
-def _compile_now(definition: Any) -> Plan:
+def _compile_now(definition: Any, strict: bool) -> Plan:
     name, kind, steps, state_type, declared_reducers, default_calls = definition_parts(definition)
-    problems: list[str] = []
+    problems: list[str] = []  # errors: it cannot run
+    warnings: list[str] = []  # it runs, but maybe not as meant (flows only)
+    # Flows accept what CrewAI accepts; a task graph's problems stay errors.
+    doubts = problems if kind == "workflow" else warnings
     broken: set[str] = set()  # steps with an unknown reference, already reported
     if not steps:
-        raise PlanError(name, ["it has no steps: mark entry steps with @start()"], kind=kind)
+        doubts.append("it has no steps, so a run does nothing: mark entry steps with @start()")
+        _raise(name, kind, problems, warnings, strict)
+        return Plan(name=name, kind=kind, steps=(), warnings=tuple(warnings))  # type: ignore[arg-type]
 
     labels: dict[str, tuple[str, ...] | None] = {}
     for step in steps.values():
         if step.kind == "router":
-            labels[step.name] = step.options.labels or router_labels(step.fn)
-    known_labels = {lab for labs in labels.values() if labels for lab in (labs or ())}
+            declared = step.options.labels or router_labels(step.fn)  # labels= / emit=
+            labels[step.name] = None if declared is None else tuple(dict.fromkeys(declared))
+    known_labels = {lab for labs in labels.values() for lab in (labs or ())}
     open_routers = [r for r, labs in labels.items() if labs is None]
 
     def unknown(ref: str, owner: str) -> None:
-        what = "depends on" if kind == "workflow" else "listens to"
         hint = difflib.get_close_matches(ref, [*steps, *known_labels], n=1)
         fix = f"; did you mean {hint[0]!r}?" if hint else ""
-        problems.append(
-            f"step {owner!r} {what} {ref!r}, but no step or router label has that name{fix}"
-        )
+        if kind == "workflow":
+            problems.append(
+                f"step {owner!r} depends on {ref!r}, but no step or router label has that name{fix}"
+            )
+        else:  # a router may return it at run time (CrewAI: it just never fires)
+            warnings.append(
+                f"step {owner!r} listens to {ref!r}, but no step or router label has that "
+                f"name, so it runs only if a router returns {ref!r}{fix}"
+            )
         broken.add(owner)
 
     def resolve(cond: Condition, owner: str) -> Condition:
@@ -125,21 +163,27 @@ def _compile_now(definition: Any) -> Plan:
         if cond.kind != "ref":
             return cond
         ref = cond.name
-        if ref in steps and ref in known_labels:
-            if ref == owner:  # a step cannot wait for itself: it means the label
-                return Leaf("label", ref)
-            problems.append(
-                f"step {owner!r} listens to {ref!r}, which is both a step and a router "
-                "label; rename the step or the label"
-            )
-            broken.add(owner)
+        if ref == owner:  # a step cannot wait for itself: it means the label (CrewAI
+            # refuses a step listening to its own name)
+            if ref not in known_labels and not open_routers:
+                warnings.append(
+                    f"step {owner!r} listens to its own name, which it takes as a router "
+                    f"label, but no router returns {ref!r}, so it never runs that way"
+                )
+                broken.add(owner)
             return Leaf("label", ref)
         if ref in steps:
+            if ref in known_labels:  # one namespace: either fires it (CrewAI)
+                owners = ", ".join(repr(r) for r, labs in labels.items() if ref in (labs or ()))
+                warnings.append(
+                    f"step {owner!r} listens to {ref!r}, which is a step and also a label of "
+                    f"router {owners}: it runs when either happens; rename one to tell "
+                    "them apart"
+                )
             return Leaf("step", ref)
-        if ref in known_labels or open_routers:
-            return Leaf("label", ref)
-        unknown(ref, owner)
-        return Leaf("step", ref)
+        if ref not in known_labels and not open_routers:
+            unknown(ref, owner)
+        return Leaf("label", ref)
 
     plan_steps: list[PlanStep] = []
     writes_of: dict[str, tuple[str, ...]] = {}
@@ -186,7 +230,7 @@ def _compile_now(definition: Any) -> Plan:
         for step_name, keys in writes_of.items():
             for key in keys:
                 if key not in fields:
-                    problems.append(
+                    doubts.append(
                         f"step {step_name!r} writes state.{key}, but state "
                         f"{state_type.__name__ if state_type else ''} has no field {key!r}"
                     )
@@ -204,9 +248,8 @@ def _compile_now(definition: Any) -> Plan:
     if kind == "workflow":
         check_dag(plan_steps, writes_of, set(reducers), problems)
     else:
-        check_graph(plan_steps, writes_of, set(reducers), kind, problems, broken)
-    if problems:
-        raise PlanError(name, problems, kind=kind)
+        check_graph(plan_steps, writes_of, set(reducers), warnings, broken)
+    _raise(name, kind, problems, warnings, strict)
     return Plan(
         name=name,
         kind=kind,  # type: ignore[arg-type]
@@ -216,7 +259,14 @@ def _compile_now(definition: Any) -> Plan:
         else f"{state_type.__module__}:{state_type.__qualname__}",
         state_fields=fields,
         reducers=tuple(sorted(reducers)),
+        warnings=tuple(warnings),
     )
+
+
+def _raise(name: str, kind: str, errors: list[str], warnings: list[str], strict: bool) -> None:
+    """Raise every error at once (and every warning too, when ``strict``)."""
+    if errors or (strict and warnings):
+        raise PlanError(name, [*errors, *warnings] if strict else errors, kind=kind)
 
 
 def _check_task_params(

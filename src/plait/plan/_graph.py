@@ -1,5 +1,8 @@
 """Whole-graph checks: reachability, and_ joins that never fire, cycles without an exit,
-parallel writes that need a reducer. Linear in the size of the graph."""
+parallel writes that need a reducer. Linear in the size of the graph.
+
+For flows these are warnings (``check_graph``): CrewAI runs such flows, and so does
+plait. For task graphs a dependency cycle is an error (``check_dag``): nothing could run."""
 
 from __future__ import annotations
 
@@ -20,6 +23,36 @@ def producers_of(steps: list[PlanStep]) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+def heard_on(step: PlanStep, leaf: Leaf) -> tuple[tuple[str, str], ...]:
+    """What makes ``leaf`` of ``step``'s trigger happen, as the runtime hears it: step
+    names and router labels share one namespace (CrewAI), and a conditional start hears a
+    step's name only as a router label."""
+    if leaf.kind != "step":
+        return ((leaf.kind, leaf.name),)
+    if step.start:
+        return (("label", leaf.name),)
+    return (("step", leaf.name), ("label", leaf.name))
+
+
+def leaf_sources(
+    step: PlanStep,
+    leaf: Leaf,
+    prod: dict[tuple[str, str], list[str]],
+    open_routers: list[str],
+) -> list[tuple[str, str]]:
+    """(producer step, label or "") pairs whose completion or label makes ``leaf`` of
+    ``step`` happen; events are left to the caller."""
+    out: list[tuple[str, str]] = []
+    for kind, name in heard_on(step, leaf):
+        if kind == "step":
+            out.append((name, ""))
+        elif kind == "label":
+            out.extend((router, name) for router in prod.get(("label", name), ()))
+    if not out and (leaf.kind == "label" or (leaf.kind == "step" and step.start)):
+        return [(router, leaf.name) for router in open_routers]  # it may return that
+    return out
+
+
 def edges_of(steps: list[PlanStep]) -> dict[str, set[str]]:
     """producer step -> steps whose trigger it can advance."""
     prod = producers_of(steps)
@@ -29,44 +62,45 @@ def edges_of(steps: list[PlanStep]) -> dict[str, set[str]]:
         if s.trigger is None:
             continue
         for leaf in leaves(s.trigger):
-            if leaf.kind == "event":
-                continue
-            sources = prod.get((leaf.kind, leaf.name), [])
-            if leaf.kind == "label" and not sources:
-                sources = open_routers
-            for src in sources:
+            for src, _ in leaf_sources(s, leaf, prod, open_routers):
                 if src in edges:
                     edges[src].add(s.name)
     return edges
 
 
-def _holds(cond: Condition, reached: set[tuple[str, str]], any_step: bool) -> bool:
+def kickoff_steps(steps: list[PlanStep]) -> list[str]:
+    """What runs when a run begins: the start steps without a condition, or, when every
+    start step has one, all of them (CrewAI)."""
+    plain = [s.name for s in steps if s.start and s.trigger is None]
+    return plain or [s.name for s in steps if s.start]
+
+
+def _holds(step: PlanStep, cond: Condition, reached: set[tuple[str, str]]) -> bool:
     if isinstance(cond, Leaf):
         if cond.kind == "event":
-            return any_step
-        return (cond.kind, cond.name) in reached
+            return True  # some step may emit it
+        return any(key in reached for key in heard_on(step, cond))
     if isinstance(cond, AnyOf):
-        return any(_holds(c, reached, any_step) for c in cond.children)
-    return all(_holds(c, reached, any_step) for c in cond.children)
+        return any(_holds(step, c, reached) for c in cond.children)
+    return all(_holds(step, c, reached) for c in cond.children)
 
 
 def _reachable(steps: list[PlanStep]) -> set[str]:
     by_name = {s.name: s for s in steps}
     watchers: dict[tuple[str, str], list[str]] = defaultdict(list)
-    open_label_watchers: list[str] = []
     has_event = []
     for s in steps:
         if s.trigger is None:
             continue
         for leaf in leaves(s.trigger):
-            watchers[(leaf.kind, leaf.name)].append(s.name)
-            if leaf.kind == "label":
-                open_label_watchers.append(s.name)
+            for key in heard_on(s, leaf):
+                watchers[key].append(s.name)
             if leaf.kind == "event":
                 has_event.append(s.name)
+    open_labels = _labels_listened(steps)
     reached_leaves: set[tuple[str, str]] = set()
     done: set[str] = set()
-    work = [s.name for s in steps if s.start]
+    work = kickoff_steps(steps)
     while work:
         name = work.pop()
         if name in done:
@@ -75,29 +109,41 @@ def _reachable(steps: list[PlanStep]) -> set[str]:
         step = by_name[name]
         new = [("step", name)]
         if step.kind == "router":
-            if step.labels is None:
-                new.extend(("label", lab) for lab in _labels_listened(steps))
-            else:
-                new.extend(("label", lab) for lab in step.labels)
+            labels = open_labels if step.labels is None else step.labels
+            new.extend(("label", lab) for lab in labels)
         candidates: list[str] = list(has_event) if len(done) == 1 else []
         for key in new:
             if key not in reached_leaves:
                 reached_leaves.add(key)
                 candidates.extend(watchers.get(key, ()))
         for cand in candidates:
-            trig = by_name[cand].trigger
-            if cand not in done and trig is not None and _holds(trig, reached_leaves, True):
+            c = by_name[cand]
+            if cand not in done and c.trigger is not None and _holds(c, c.trigger, reached_leaves):
                 work.append(cand)
     return done
 
 
 def _labels_listened(steps: list[PlanStep]) -> set[str]:
+    """Names heard only as a label: label leaves, and the step names in conditional
+    starts (what a router with unknown labels may be returning)."""
     return {
         leaf.name
         for s in steps
         if s.trigger is not None
         for leaf in leaves(s.trigger)
-        if leaf.kind == "label"
+        if leaf.kind == "label" or (leaf.kind == "step" and s.start)
+    }
+
+
+def _labels_heard(steps: list[PlanStep]) -> set[str]:
+    """Every label some step hears: label leaves, and step names (one namespace)."""
+    return {
+        key[1]
+        for s in steps
+        if s.trigger is not None
+        for leaf in leaves(s.trigger)
+        for key in heard_on(s, leaf)
+        if key[0] == "label"
     }
 
 
@@ -152,16 +198,21 @@ def check_graph(
     steps: list[PlanStep],
     writes_of: dict[str, tuple[str, ...]],
     reducer_keys: set[str],
-    kind: str,
-    problems: list[str],
+    warnings: list[str],
     broken: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """Append a readable line to ``problems`` for each graph-level problem; steps in
-    ``broken`` already have a reported problem and are not reported as unreachable."""
+    """Append a readable line to ``warnings`` for each graph-level problem of a flow.
+
+    None of these stops a flow from running (CrewAI runs such flows too): a label nobody
+    hears ends its branch, a step nothing triggers never runs, a loop without an exit
+    stops at the call limit. Steps in ``broken`` already have a reported problem and are
+    not reported as unreachable."""
     order = {s.name: i for i, s in enumerate(steps)}
     by_name = {s.name: s for s in steps}
     if not any(s.start for s in steps):
-        problems.append("it has no start step: mark at least one step with @start()")
+        warnings.append(
+            "it has no start step, so a run does nothing: mark at least one step with @start()"
+        )
         return
     edges = edges_of(steps)
     cycles = strongly_connected(edges)
@@ -169,14 +220,12 @@ def check_graph(
     for comp in cycles:
         members = sorted(comp, key=order.__getitem__)
         shown = " → ".join([*members, members[0]])
-        if kind == "workflow":
-            problems.append(f"dependency cycle: {shown}; remove one of these dependencies")
-            continue
         routers = [by_name[m] for m in members if by_name[m].kind == "router"]
         if not routers:
-            problems.append(
-                f"steps {shown} form a cycle with no router to leave it; make one of them "
-                "a @router that returns a label outside the loop"
+            warnings.append(
+                f"steps {shown} form a cycle with no router to leave it, so it runs until a "
+                "step reaches its call limit; make one of them a @router that returns a "
+                "label outside the loop"
             )
             continue
         inside = set(members)
@@ -185,36 +234,49 @@ def check_graph(
             for r in routers
             for label in r.labels or ()
         ):
-            problems.append(
+            warnings.append(
                 f"steps {shown} form a loop that can never end: every label of its router(s) "
-                "leads back into the loop; add a label that leads out"
+                "leads back into the loop, so it runs until a step reaches its call limit; "
+                "add a label that leads out"
             )
-    listened = _labels_listened(steps)
+    heard = _labels_heard(steps)
     for s in steps:
         for label in s.labels or ():
-            if label not in listened:
-                problems.append(
-                    f"router {s.name!r} can return {label!r}, but no step listens to it; add "
-                    f"@listen({label!r}) to a step, or declare labels=[...] without it"
+            if label not in heard:
+                warnings.append(
+                    f"router {s.name!r} can return {label!r}, but no step listens to it, so "
+                    f"that branch ends there; add @listen({label!r}) to a step to go on"
                 )
+    reported = set(broken)
+    label_owners = _label_owners(steps)
+    for s in steps:
+        if not s.start or s.trigger is None:
+            continue
+        for leaf in leaves(s.trigger):
+            if leaf.kind == "step" and not label_owners.get(leaf.name):
+                warnings.append(
+                    f"start step {s.name!r} waits for {leaf.name!r}, a step, but a "
+                    "conditional start hears only router labels (as in CrewAI): it does not "
+                    f"run when {leaf.name!r} completes; use @listen({leaf.name}) for that"
+                )
+                reported.add(s.name)
+                break
     reachable = _reachable(steps)
     for s in steps:
-        if s.name in reachable or s.trigger is None or s.name in broken:
+        if s.name in reachable or s.trigger is None or s.name in reported:
             continue
-        if s.name in in_cycle and kind == "workflow":
-            continue  # already reported as a cycle
         if isinstance(s.trigger, AllOf):
-            problems.append(
+            warnings.append(
                 f"step {s.name!r} waits for {s.trigger.describe()}, which can never fire: "
                 "not all of those can run in one run"
             )
         else:
-            problems.append(
+            warnings.append(
                 f"step {s.name!r} can never run: no start step leads to {s.trigger.describe()}"
             )
     once = runs_once(steps, in_cycle)
-    _check_exclusive_joins(steps, once, problems)
-    _check_parallel_writes(steps, edges, writes_of, reducer_keys, problems, _gates(steps, once))
+    _check_exclusive_joins(steps, once, warnings)
+    _check_parallel_writes(steps, edges, writes_of, reducer_keys, warnings, _gates(steps, once))
 
 
 def check_dag(
@@ -253,11 +315,12 @@ def check_dag(
 
 
 def edges_for_label(steps: list[PlanStep], label: str) -> set[str]:
+    """Steps that hear ``label`` (label leaves, and steps of that name: one namespace)."""
+    key = ("label", label)
     return {
         s.name
         for s in steps
-        if s.trigger is not None
-        and any(leaf.kind == "label" and leaf.name == label for leaf in leaves(s.trigger))
+        if s.trigger is not None and any(key in heard_on(s, leaf) for leaf in leaves(s.trigger))
     }
 
 
@@ -285,7 +348,7 @@ def runs_once(steps: list[PlanStep], in_cycle: set[str]) -> dict[str, bool]:
         more often)."""
         if isinstance(cond, Leaf):
             if cond.kind == "step":
-                return [cond.name]
+                return None if owners.get(cond.name) else [cond.name]
             if cond.kind == "label" and len(owners.get(cond.name, ())) == 1:
                 return [owners[cond.name][0]]
             return None  # an event, or a label of several (or undeclared) routers

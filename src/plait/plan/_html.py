@@ -14,7 +14,7 @@ from html import escape
 from itertools import pairwise
 
 from plait.define import AnyOf, Condition, Leaf
-from plait.plan._graph import producers_of
+from plait.plan._graph import kickoff_steps, leaf_sources, producers_of
 from plait.plan._model import Plan, PlanStep
 from plait.plan._render import mermaid
 
@@ -73,35 +73,35 @@ def _step_title(s: PlanStep) -> str:
 
 def _build(plan: Plan) -> _Graph:
     g = _Graph()
-    start = g.add("start", "start", "every start step runs when a run begins")
+    start = g.add("start", "start", "what runs when a run begins")
     ids = {s.name: g.add(s.kind, s.name, _step_title(s)) for s in plan.steps}
-    prod = producers_of(list(plan.steps))
-    open_routers = [s.name for s in plan.steps if s.kind == "router" and s.labels is None]
+    steps = list(plan.steps)
+    prod = producers_of(steps)
+    open_routers = [s.name for s in steps if s.kind == "router" and s.labels is None]
+    kickoff = set(kickoff_steps(steps))
     events: dict[str, int] = {}
 
-    def sources(cond: Condition) -> list[tuple[int, str]]:
+    def sources(cond: Condition, owner: PlanStep) -> list[tuple[int, str]]:
         if isinstance(cond, Leaf):
-            if cond.kind == "step":
-                return [(ids[cond.name], "")] if cond.name in ids else []
-            if cond.kind == "label":
-                owners = prod.get(("label", cond.name)) or open_routers
-                return [(ids[o], cond.name) for o in owners]
+            if cond.kind != "event":
+                found = leaf_sources(owner, cond, prod, open_routers)
+                return [(ids[src], lab) for src, lab in found if src in ids]
             if cond.name not in events:
                 events[cond.name] = g.add("event", f"event {cond.name}", f"emit({cond.name!r})")
             return [(events[cond.name], "")]
         if isinstance(cond, AnyOf) or len(cond.children) == 1:  # and_(x) is just x
-            return [src for child in cond.children for src in sources(child)]
+            return [src for child in cond.children for src in sources(child, owner)]
         join = g.add("join", "and", "and_: " + cond.describe())
         for child in cond.children:
-            for src, lab in sources(child):
+            for src, lab in sources(child, owner):
                 g.edges[(src, join, lab)] = None
         return [(join, "")]
 
     for s in plan.steps:
-        if s.start:
+        if s.name in kickoff:
             g.edges[(start, ids[s.name], "")] = None
         if s.trigger is not None:
-            for src, lab in sources(s.trigger):
+            for src, lab in sources(s.trigger, s):
                 g.edges[(src, ids[s.name], lab)] = None
     return g
 

@@ -51,6 +51,10 @@ class Plan:
     state_fields: tuple[str, ...] | None = None
     reducers: tuple[str, ...] = ()
     format: int = PLAN_FORMAT
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """What ``compile()`` found that runs, but maybe not as meant (a label nobody listens
+    to, a step nothing triggers); ``compile(..., strict=True)`` refuses them. Not part of
+    the JSON form."""
     _by_name: dict[str, PlanStep] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

@@ -5,8 +5,10 @@ writes. Best effort — a step whose source cannot be read is taken at its word 
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import textwrap
+import types
 import typing
 from collections.abc import Callable
 from functools import lru_cache
@@ -57,16 +59,44 @@ def _own_nodes(fn_node: ast.AST) -> list[ast.AST]:
     return out
 
 
+def _hint_labels(hint: Any) -> list[str] | None:
+    """Labels a return annotation allows: ``Literal[...]``, an ``Enum`` (its values), and
+    unions or ``Annotated`` of those; ``None`` in a union routes nowhere. ``None`` when
+    the annotation allows other values (``str``)."""
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return [_label(m.value) for m in hint]
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return [_label(a) for a in typing.get_args(hint) if a is not None]
+    if origin is typing.Annotated:
+        return _hint_labels(typing.get_args(hint)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        out: list[str] = []
+        for arg in typing.get_args(hint):
+            if arg is type(None):
+                continue
+            found = _hint_labels(arg)
+            if found is None:
+                return None
+            out.extend(found)
+        return out
+    return None
+
+
+def _label(value: Any) -> str:
+    """The label a returned value routes to (as ``runtime.route_label``)."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return value if isinstance(value, str) else str(value)
+
+
 def _literal_labels(fn: Callable[..., Any]) -> tuple[str, ...] | None:
     try:
-        hint = typing.get_type_hints(fn).get("return")
+        hint = typing.get_type_hints(fn, include_extras=True).get("return")
     except Exception:
         return None
-    if typing.get_origin(hint) is typing.Literal:
-        args = typing.get_args(hint)
-        if all(isinstance(a, str) for a in args):
-            return tuple(args)
-    return None
+    found = _hint_labels(hint)
+    return tuple(dict.fromkeys(found)) if found else None
 
 
 def router_labels(fn: Callable[..., Any]) -> tuple[str, ...] | None:
@@ -88,9 +118,15 @@ def router_labels(fn: Callable[..., Any]) -> tuple[str, ...] | None:
 
 
 def _constant_strings(value: ast.expr | None) -> list[str] | None:
-    """``"a"`` -> ["a"]; ``"a" if c else "b"`` -> ["a", "b"]; anything else -> None."""
-    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return [value.value]
+    """``"a"`` -> ["a"]; ``"a" if c else "b"`` -> ["a", "b"]; ``0`` -> ["0"]; a bare
+    ``return`` or ``return None`` -> [] (the branch ends); anything else -> None."""
+    if value is None:
+        return []
+    if isinstance(value, ast.Constant):
+        if value.value is None:
+            return []
+        if isinstance(value.value, str | int | float):
+            return [_label(value.value)]
     if isinstance(value, ast.IfExp):
         body, orelse = _constant_strings(value.body), _constant_strings(value.orelse)
         if body is not None and orelse is not None:

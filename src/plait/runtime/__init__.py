@@ -3,12 +3,14 @@
 from plait.runtime._bindings import Binding
 from plait.runtime._codec import (
     EVENT_FORMAT,
+    check_events,
     decode_event,
     dumps_event,
     encode_event,
-    from_json_value,
     loads_event,
-    to_json_value,
+    needs_run_inputs,
+    parse_event,
+    same_inputs,
 )
 from plait.runtime._context import StepContext, current_context
 from plait.runtime._events import (
@@ -35,12 +37,15 @@ from plait.runtime._events import (
     TokenStreamed,
     ToolCalled,
 )
-from plait.runtime._input import pending, waiting_error
+from plait.runtime._input import ask_in_step, fit, pending, request_input, waiting_error
 from plait.runtime._lease import Lease, is_stale, owner_is_dead
 from plait.runtime._loop import RunLoop
 from plait.runtime._recorder import DURABILITY
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._triggers import TriggerIndex
+from plait.runtime._types import register_definition, register_type
+from plait.runtime._value_codec import MAX_DEPTH, VALUE_FORMAT, to_json_value, value_to_text
+from plait.runtime._value_decode import decode_value, from_json_value, value_from_text
 from plait.runtime._view import Ready, RunView, apply, replay
 from plait.runtime.ports import CacheEntry, Executor, RunRecord, Store
 
@@ -48,6 +53,8 @@ __all__ = [
     "DURABILITY",
     "EVENT_FORMAT",
     "EVENT_TYPES",
+    "MAX_DEPTH",
+    "VALUE_FORMAT",
     "Binding",
     "CacheEntry",
     "CacheHit",
@@ -85,17 +92,29 @@ __all__ = [
     "TriggerIndex",
     "WaitRun",
     "apply",
+    "ask_in_step",
+    "check_events",
     "current_context",
     "decide",
     "decode_event",
+    "decode_value",
     "dumps_event",
     "encode_event",
+    "fit",
     "from_json_value",
     "is_stale",
     "loads_event",
+    "needs_run_inputs",
     "owner_is_dead",
+    "parse_event",
     "pending",
+    "register_definition",
+    "register_type",
     "replay",
+    "request_input",
+    "same_inputs",
     "to_json_value",
+    "value_from_text",
+    "value_to_text",
     "waiting_error",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 
 from plait.core import StoreError
 from plait.define import CachePolicy
-from plait.runtime._codec import to_json_value
+from plait.runtime._value_codec import to_json_value
 from plait.runtime.ports import Store
 
 log = logging.getLogger("plait")

@@ -1,101 +1,148 @@
 """The stored form of events: versioned JSON.
 
 Each event becomes one JSON object ``{"v": EVENT_FORMAT, "type": "StepCompleted", ...}``
-with its fields. Values inside events (step outputs, state patches, inputs) are JSON
-values; a pydantic model is stored as ``{"$model": "module:Qualname", "data": {...}}``
-and comes back as that model when its class can be imported (otherwise as the dict), a
-tuple as ``{"$tuple": [...]}``, bytes as ``{"$bytes": "<base64>"}``. Anything else that
-JSON cannot hold fails with :class:`~plait.core.StoreError` naming the event and field.
+with its fields. Values inside events (step outputs, state patches, inputs) are encoded
+by :mod:`plait.runtime._value_codec` (type tags, escaped user keys) and read back by
+:mod:`plait.runtime._value_decode`; a value that cannot be stored fails with
+:class:`~plait.core.StoreError` naming the event, its step and the field path
+(``StepCompleted #4 (step 'fetch'): output[1].when cannot be stored: …``).
+
+``RunStarted`` is stored without repeating its inputs: a state key that holds the very
+input value is listed in ``"state_from_inputs"`` instead of stored twice, and a store
+that keeps the run's inputs with its record may leave them out of the event
+(``"inputs_in_run": true``; it hands them back to :func:`decode_event`).
+
+Format 1 (plait before the value codec had tags for sets, datetimes, …) still reads.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import importlib
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from plait.core import StoreError
-from plait.runtime._events import EVENT_TYPES, Event
+from plait.runtime._events import EVENT_TYPES, Event, RunStarted
+from plait.runtime._value_codec import (
+    Unstorable,
+    encode,
+    is_plain,
+    surely_storable,
+    to_json_value,
+    unstorable_message,
+)
+from plait.runtime._value_decode import decode_value
 
-EVENT_FORMAT = 1
-"""Version of the stored event form; a store refuses events of a newer version."""
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def to_json_value(value: Any, where: str) -> Any:
-    """``value`` as plain JSON data (see the module docstring); ``where`` names it in
-    errors."""
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise StoreError(f"{where}: dict key {key!r} is not a string; JSON needs str keys")
-            out[key] = to_json_value(item, f"{where}.{key}")
-        return out
-    if isinstance(value, list):
-        return [to_json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, tuple):
-        return {"$tuple": [to_json_value(item, f"{where}[{i}]") for i, item in enumerate(value)]}
-    if isinstance(value, bytes):
-        return {"$bytes": base64.b64encode(value).decode("ascii")}
-    model_dump = getattr(value, "model_dump", None)
-    if callable(model_dump) and hasattr(type(value), "model_fields"):
-        cls = type(value)
-        data = to_json_value(model_dump(mode="json"), where)
-        return {"$model": f"{cls.__module__}:{cls.__qualname__}", "data": data}
-    raise StoreError(
-        f"{where} holds a {type(value).__name__}, which cannot be stored as JSON; return "
-        "JSON data (dict, list, str, number, bool, None), a pydantic model, a tuple or bytes"
-    )
+EVENT_FORMAT = 2
+"""Version of the stored event form; a store refuses events of a newer version.
+1: the first; 2: values as :mod:`~plait.runtime._value_codec` format 2, and
+``RunStarted`` without repeated inputs."""
 
 
-def _model_class(ref: str) -> Any:
-    module, _, qualname = ref.partition(":")
+def same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two inputs mappings hold the very same values (identity, so cheap and
+    exact): then a store may keep them once."""
+    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
+
+
+def _shared(state_value: Any, input_value: Any) -> bool:
+    if state_value is input_value:
+        return True
+    t = type(state_value)
+    return (t is str or t is bytes) and type(input_value) is t and state_value == input_value
+
+
+_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+_CHECKED: dict[type[Event], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_UNCHECKED = frozenset({"int", "float", "bool", "run_id", "step"})
+
+
+def _fields(cls: type[Event]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _checked(cls: type[Event]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(str fields, fields of other types) of ``cls``: what may hold something that
+    cannot be stored. Numbers the runtime sets always can be; so can the run id (checked
+    when the run is created) and step names (Python names, or checked with the plan)."""
+    found = _CHECKED.get(cls)
+    if found is None:
+        fields = [
+            f
+            for f in dataclasses.fields(cls)
+            if f.name not in _UNCHECKED and str(f.type) not in _UNCHECKED
+        ]
+        texts = tuple(f.name for f in fields if f.type in ("str", str))
+        others = tuple(f.name for f in fields if f.type not in ("str", str))
+        found = _CHECKED[cls] = (texts, others)
+    return found
+
+
+def _where(event: Event, field: str) -> str:
+    step = getattr(event, "step", None)
+    of = f" (step {step!r})" if isinstance(step, str) and step else ""
+    return f"{type(event).__name__} #{event.seq}{of}: {field}"
+
+
+def _encode_field(event: Event, field: str, value: Any) -> Any:
     try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError):
-        return None
-    return found if hasattr(found, "model_validate") else None
+        return encode(value)
+    except Unstorable as exc:
+        raise StoreError(unstorable_message(_where(event, field), exc)) from None
 
 
-def from_json_value(value: Any) -> Any:
-    """The inverse of :func:`to_json_value`."""
-    if isinstance(value, list):
-        return [from_json_value(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1:
-        if "$tuple" in value:
-            return tuple(from_json_value(item) for item in value["$tuple"])
-        if "$bytes" in value:
-            return base64.b64decode(value["$bytes"])
-    if len(value) == 2 and "$model" in value and "data" in value:
-        cls = _model_class(value["$model"])
-        data = from_json_value(value["data"])
-        return data if cls is None else cls.model_validate(data)
-    return {key: from_json_value(item) for key, item in value.items()}
-
-
-def encode_event(event: Event) -> dict[str, Any]:
-    """``event`` as a JSON-ready dict with its type and the format version."""
-    name = type(event).__name__
-    out: dict[str, Any] = {"v": EVENT_FORMAT, "type": name}
-    for f in dataclasses.fields(event):
-        out[f.name] = to_json_value(getattr(event, f.name), f"{name} #{event.seq} {f.name}")
+def encode_event(event: Event, *, inputs_in_run: bool = False) -> dict[str, Any]:
+    """``event`` as a JSON-ready dict with its type and the format version.
+    ``inputs_in_run``: leave a ``RunStarted``'s inputs out (the store keeps them with the
+    run's record, see :func:`same_inputs`)."""
+    cls = type(event)
+    out: dict[str, Any] = {"v": EVENT_FORMAT, "type": cls.__name__}
+    if cls is RunStarted:
+        return _encode_run_started(event, out, inputs_in_run)  # type: ignore[arg-type]
+    for name in _fields(cls):
+        value = getattr(event, name)
+        out[name] = value if is_plain(value, 0) else _encode_field(event, name, value)
     return out
 
 
-def decode_event(data: dict[str, Any]) -> Event:
-    """An event from its stored dict; refuses unknown types and newer formats."""
+def _encode_run_started(event: RunStarted, out: dict[str, Any], omit: bool) -> dict[str, Any]:
+    inputs, state = event.inputs, event.state
+    shared = [
+        k for k, v in state.items() if isinstance(k, str) and k in inputs and _shared(v, inputs[k])
+    ]
+    if shared:
+        state = {k: None if k in shared else v for k, v in state.items()}
+    for f in dataclasses.fields(event):
+        if f.name == "inputs":
+            if omit:
+                out["inputs_in_run"] = True
+                continue
+            value: Any = inputs
+        elif f.name == "state":
+            value = state
+        else:
+            value = getattr(event, f.name)
+        out[f.name] = to_json_value(value, _where(event, f.name))
+    if shared:
+        out["state_from_inputs"] = shared
+    return out
+
+
+def needs_run_inputs(data: Mapping[str, Any]) -> bool:
+    """Whether the stored event ``data`` left its inputs with the run's record."""
+    return data.get("inputs_in_run") is True
+
+
+def decode_event(data: dict[str, Any], run_inputs: Mapping[str, Any] | None = None) -> Event:
+    """An event from its stored dict; refuses unknown types and newer formats.
+    ``run_inputs``: the run record's inputs, for a ``RunStarted`` stored without its own
+    (:func:`needs_run_inputs`)."""
     version = data.get("v")
-    if not isinstance(version, int) or version > EVENT_FORMAT:
+    if not isinstance(version, int) or isinstance(version, bool) or version > EVENT_FORMAT:
         raise StoreError(
             f"stored event has format {version!r}, newer than this plait reads "
             f"({EVENT_FORMAT}); upgrade plait to read this run"
@@ -104,24 +151,79 @@ def decode_event(data: dict[str, Any]) -> Event:
     if cls is None:
         raise StoreError(f"stored event has unknown type {data.get('type')!r}")
     fields = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {k: from_json_value(v) for k, v in data.items() if k in fields}
-    if "removed" in kwargs and isinstance(kwargs["removed"], list):
-        kwargs["removed"] = tuple(kwargs["removed"])
+    try:
+        kwargs = {k: decode_value(v, version) for k, v in data.items() if k in fields}
+    except RecursionError:
+        raise StoreError(f"stored {cls.__name__} event is nested too deeply to read") from None
+    for name in ("removed", "rerun", "steps"):  # tuples of str, stored as lists in format 1
+        if isinstance(kwargs.get(name), list):
+            kwargs[name] = tuple(kwargs[name])
+    if cls is RunStarted:
+        _restore_inputs(data, kwargs, run_inputs)
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise StoreError(f"stored {cls.__name__} event is incomplete: {exc}") from None
 
 
-def dumps_event(event: Event) -> str:
-    return json.dumps(encode_event(event), separators=(",", ":"), ensure_ascii=False)
+def _restore_inputs(
+    data: dict[str, Any], kwargs: dict[str, Any], run_inputs: Mapping[str, Any] | None
+) -> None:
+    if needs_run_inputs(data):
+        if run_inputs is None:
+            raise StoreError(
+                "stored RunStarted event keeps its inputs with the run's record, and the "
+                "store did not hand them over"
+            )
+        kwargs["inputs"] = dict(run_inputs)
+    inputs, state = kwargs.get("inputs"), kwargs.get("state")
+    shared = data.get("state_from_inputs")
+    if isinstance(shared, list) and isinstance(inputs, dict) and isinstance(state, dict):
+        for key in shared:
+            if key in inputs and key in state:
+                state[key] = inputs[key]
 
 
-def loads_event(text: str | bytes) -> Event:
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every event (``json.dumps`` with options makes one per call)."""
+
+
+def dumps_event(event: Event, *, inputs_in_run: bool = False) -> str:
+    """``event`` as JSON text (see :func:`encode_event`)."""
+    try:
+        return _JSON.encode(encode_event(event, inputs_in_run=inputs_in_run))
+    except (ValueError, RecursionError) as exc:  # not expected: the value codec checks
+        raise StoreError(f"{_where(event, 'a value')} cannot be stored as JSON: {exc}") from None
+
+
+def parse_event(text: str | bytes) -> dict[str, Any]:
+    """The JSON object of a stored event, not decoded yet (see :func:`decode_event`)."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StoreError(f"a stored event is not valid JSON (corrupted log?): {exc}") from None
     if not isinstance(data, dict):
         raise StoreError("a stored event is not a JSON object (corrupted log?)")
-    return decode_event(data)
+    return data
+
+
+def loads_event(text: str | bytes, run_inputs: Mapping[str, Any] | None = None) -> Event:
+    """An event from its stored JSON text."""
+    return decode_event(parse_event(text), run_inputs)
+
+
+def check_events(events: Iterable[Event]) -> None:
+    """Raise the StoreError :func:`encode_event` would for the first of ``events`` that
+    holds a value no store can hold, without encoding anything that is surely fine: the
+    in-memory store refuses what a durable store could not hold, at little cost."""
+    for event in events:
+        cls = type(event)
+        texts, others = _CHECKED.get(cls) or _checked(cls)
+        for name in texts:
+            value = getattr(event, name)
+            if type(value) is not str or not value.isascii():
+                _encode_field(event, name, value)
+        for name in others:
+            value = getattr(event, name)
+            if value is not None and not surely_storable(value, 0):
+                _encode_field(event, name, value)

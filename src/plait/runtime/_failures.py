@@ -1,11 +1,8 @@
-"""Errors a run reports: a failed step, a router that returned a label nobody hears."""
+"""Errors a run reports: a failed step, a completion that could not be stored."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from plait.core import StepError, StepTimeoutError, StoreError
-from plait.runtime._triggers import TriggerIndex
 
 
 def step_error(
@@ -39,25 +36,11 @@ def step_error(
 def unstored(exc: BaseException, flow: str, run_id: str, step: str) -> StoreError:
     """The error a run fails with when what ``step`` did could not be stored; nothing that
     depends on it has started (``durability="sync"``). The store's error is its cause."""
-    if isinstance(exc, StoreError) and f"step {step!r}" in str(exc):
-        return exc
+    if isinstance(exc, StoreError) and f"run {run_id}: step {step!r}" in str(exc):
+        return exc  # says so already
     err = StoreError(
         f"flow {flow!r}, run {run_id}: step {step!r} finished, but what it did could not "
         f"be stored, so nothing that depends on it was started: {exc}"
     )
     err.__cause__ = exc
     return err
-
-
-def label_problem(index: TriggerIndex, router: str, output: Any) -> str:
-    """Why ``output`` of ``router`` cannot route, or ``""`` when it can."""
-    if not isinstance(output, str):
-        return f"router {router!r} returned {output!r}; a router must return a label (str)"
-    if index.listeners(("label", output)):
-        return ""
-    keys = (*index.direct, *index.joins, *index.nested)
-    heard = sorted({k[1] for k in keys if k[0] == "label"})
-    return (
-        f"router {router!r} returned {output!r}, but no step listens to that label "
-        f"(labels listened to: {', '.join(heard) or 'none'}); add @listen({output!r})"
-    )

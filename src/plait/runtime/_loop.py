@@ -93,6 +93,7 @@ class RunLoop(Stepping):
         if lease is None and not self._immediate:
             self._lease = Lease(store, run_id)
         self._caches = hasattr(store, "cache_get")
+        self._started_pending = False
 
     async def run(self, inputs: dict[str, Any], *, stored: bool = False) -> Any:
         """Run from the start; return the output or raise the run's error. ``stored``:
@@ -296,11 +297,18 @@ class RunLoop(Stepping):
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
                 await self._fail(err, cmd.step)
-        if started and not self._immediate:
-            # Store the StepStarted events in the background, so a long step shows as
-            # running; a step that finishes without yielding shares its completion's commit.
-            self._flush_soon()
+        if started and not self._immediate and not self._started_pending:
+            # Store the StepStarted events soon, in the background, so that a long step
+            # shows as running; a step that ends without yielding stores them with its
+            # completion, and this finds nothing left to do.
+            self._started_pending = True
+            self._aio.call_soon(self._store_started)
         return first
+
+    def _store_started(self) -> None:
+        self._started_pending = False
+        if not self._closed:
+            self._flush_soon()
 
     def _spawn(self, cmd: StartStep) -> None:
         task = self._aio.create_task(self._worker(cmd))

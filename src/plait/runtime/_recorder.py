@@ -55,6 +55,7 @@ class Recorder:
         self._closed = False
         self._immediate = bool(getattr(store, "immediate", False))
         self._sync = durability == "sync"
+        self._now: Callable[[str, list[Event]], bool] | None = getattr(store, "append_now", None)
         self._writer: asyncio.Task[None] | None = None
         self._store_error: BaseException | None = None
         self._aio = asyncio.get_running_loop()  # made inside the loop it runs on
@@ -95,11 +96,37 @@ class Recorder:
                 batch, self._buffer = self._buffer, []
                 await self.store.append(self.run_id, batch)
             return
+        if self._write_now():
+            return
         writer = self._flush_soon()
         if writer is not None:
             await asyncio.shield(writer)
         if self._store_error is not None:
             raise self._store_error
+
+    def _write_now(self) -> bool:
+        """Store what is buffered right here, when no write is in flight and the store can
+        commit without waiting (``append_now``: SQLite with its write lock free). Saves
+        the writer task and the thread hand-offs a durable step would otherwise pay."""
+        now = self._now
+        writer = self._writer
+        if now is None or (writer is not None and not writer.done()) or not self._buffer:
+            return False
+        if self._store_error is not None:
+            raise self._store_error
+        batch = self._buffer
+        try:
+            if not now(self.run_id, batch):
+                return False
+        except Exception as exc:
+            self._store_error = exc
+            self._buffer = []
+            raise
+        self._buffer = []
+        for event in batch:
+            for listener in self.listeners:
+                listener(event)
+        return True
 
     def _flush_soon(self) -> asyncio.Task[None] | None:
         """Make sure the writer task is on its way to store what is buffered."""

@@ -12,7 +12,6 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from plait.core import RouterError
 from plait.plan import Plan, PlanStep
 from plait.runtime._bindings import Binding
 from plait.runtime._cache import Hit, cache_key, lookup, remember
@@ -27,11 +26,12 @@ from plait.runtime._events import (
     StepFailed,
     StepStarted,
 )
-from plait.runtime._failures import label_problem, step_error, unstored
+from plait.runtime._failures import step_error, unstored
 from plait.runtime._input import InputNeeded, requested
 from plait.runtime._recorder import Recorder
 from plait.runtime._scheduler import StartStep
 from plait.runtime._tracking import diff, revert
+from plait.runtime._triggers import route_label
 from plait.runtime.ports import Executor
 
 if TYPE_CHECKING:
@@ -206,16 +206,7 @@ class Stepping(Recorder):
                 self.record(self.new(StateSnapshot, state=dict(self._committed)))
         label = None
         if self._steps[name].kind == "router":
-            label = output
-            problem = label_problem(self.view.index, name, output)
-            if problem:
-                err = RouterError(
-                    f"flow {self.plan.name!r}, run {self.run_id}: {problem}",
-                    flow=self.plan.name,
-                    run_id=self.run_id,
-                )
-                await self._fail(err, name)
-                return None
+            label = route_label(output)  # None, or a label nobody hears, ends the branch
         self.record(
             StepCompleted(
                 run_id=self.run_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 from plait.runtime._events import (
@@ -45,6 +46,8 @@ class Ready:
     step: str
     payload: Any
     source: str
+    wave: int = 0
+    """Where the chain of routers that led here began (see ``RunView.spent``)."""
 
 
 @dataclass(slots=True)
@@ -82,14 +85,44 @@ class RunView:
     retry starts without them (it calls afresh), a resumed step gets them back."""
     emitted: set[tuple[str, int, int]] = field(default_factory=set)
     """Emits by (step, invocation, n-th emit): a step run again does not repeat them."""
+    spent: dict[str, int] = field(default_factory=dict)
+    """``or_`` listeners that fired (``index.once``), with the wave that fired them: they
+    hear nothing more until re-armed — by any step that completed before running again,
+    or by a router label of theirs from another wave (CrewAI's rules: a router loop
+    fires the ``or_`` once per round; two routers chained in one round fire it once)."""
+    waves: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Running router invocations -> their wave: the ``seq`` of the step completion (or
+    emit, or run start) that began the chain of routers they belong to; a step's
+    completion and the labels of the routers it sets off form one wave."""
+    route_waves: dict[str, int] = field(default_factory=dict)
+    """Each router's last completed invocation's wave, for the label it routes to."""
 
 
-def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
+def _deaf(view: RunView, listener: str, wave: int) -> bool:
+    """Whether a spent ``or_`` listener stays deaf to this key (``wave`` < 0: not a router
+    label); re-armed, it starts afresh."""
+    at = view.spent.get(listener)
+    if at is None:
+        return False
+    if wave >= 0 and at != wave:
+        del view.spent[listener]
+        view.trees.pop(listener, None)
+        return False
+    return True
+
+
+def _trigger(view: RunView, key: LeafKey, payload: Any, source: str, wave: int) -> None:
+    """``key`` happened: ready the listeners it completes. ``wave`` is where the chain of
+    routers began for a router label, and -1 for anything else."""
     index = view.index
+    spent = view.spent
     fired: list[str] = []
     direct = index.direct.get(key)
     if direct is not None:
-        fired.extend(direct)
+        if spent:
+            fired.extend(d for d in direct if not _deaf(view, d, wave))
+        else:
+            fired.extend(direct)
     joins = index.joins.get(key)
     if joins is not None:
         for listener, slot in joins:
@@ -103,13 +136,37 @@ def _trigger(view: RunView, key: LeafKey, payload: Any, source: str) -> None:
     nested = index.nested.get(key)
     if nested is not None:
         for listener, node in nested:
+            if listener in fired or (spent and _deaf(view, listener, wave)):
+                continue
             progress = view.trees.get(listener)
             if progress is None:
                 progress = view.trees[listener] = {}
-            if fire(index.trees[listener], node, progress) and listener not in fired:
+            if fire(index.trees[listener], node, progress):
+                del view.trees[listener]  # all it had seen is spent (CrewAI)
                 fired.append(listener)
+    once, quiet = index.once, index.quiet
+    start = view.seq if wave < 0 else wave
     for listener in fired:
-        view.ready.append(Ready(listener, payload, source))
+        if listener in once:
+            spent[listener] = start
+        if listener in quiet:  # a conditional start runs without the value
+            view.ready.append(Ready(listener, None, source, start))
+        else:
+            view.ready.append(Ready(listener, payload, source, start))
+
+
+def _label_payload(view: RunView, router: str, label: str) -> Any:
+    """What listeners of a router's label receive: the router's output, an ``Enum``
+    member's value (CrewAI), or the label when the output is not at hand."""
+    out = view.outputs.get(router, label)
+    if type(out) is str:
+        return out
+    if isinstance(out, Enum):
+        out = out.value
+    try:
+        return out if str(out) == label else label
+    except Exception:
+        return label
 
 
 def apply(view: RunView, event: Event) -> None:
@@ -126,20 +183,29 @@ def apply(view: RunView, event: Event) -> None:
         view.completed += 1
         view.last_step = ev.step
         view.last_output = ev.output
-        _trigger(view, ("step", ev.step), ev.output, ev.step)
+        if ev.step in view.index.routers:
+            view.route_waves[ev.step] = view.waves.pop(key, ev.seq)
+        _trigger(view, ("step", ev.step), ev.output, ev.step, -1)
     elif kind is StepStarted:
         ev = event
         key = (ev.step, ev.invocation)
         if ev.attempt == 1 and key not in view.running:
             ready = view.ready
+            found = None
             if ready and ready[0].step == ev.step:
-                view.payloads[key] = ready.popleft().payload
+                found = ready.popleft()
             else:
                 for i, entry in enumerate(ready):
                     if entry.step == ev.step:
-                        view.payloads[key] = entry.payload
+                        found = entry
                         del ready[i]
                         break
+            if found is not None:
+                view.payloads[key] = found.payload
+                if ev.step in view.index.routers:
+                    view.waves[key] = found.wave
+            if view.spent and ev.step in view.outputs:
+                view.spent.clear()  # a step runs again: every or_ listener re-arms (CrewAI)
             view.calls[ev.step] = ev.invocation
         else:
             if view.failed:
@@ -157,10 +223,11 @@ def apply(view: RunView, event: Event) -> None:
             state.pop(key, None)
     elif kind is RouteTaken:
         ev = event
-        _trigger(view, ("label", ev.label), ev.label, ev.step)
+        wave = view.route_waves.get(ev.step, ev.seq)
+        _trigger(view, ("label", ev.label), _label_payload(view, ev.step, ev.label), ev.step, wave)
     elif kind is EventEmitted:
         ev = event
-        _trigger(view, ("event", ev.name), ev.payload, ev.step)
+        _trigger(view, ("event", ev.name), ev.payload, ev.step, -1)
         if ev.index:
             view.emitted.add((ev.step, ev.invocation, ev.index))
     elif kind is ItemCompleted:
@@ -207,7 +274,7 @@ def apply(view: RunView, event: Event) -> None:
         view.status = "running"
         view.state = dict(ev.state)
         for name in view.index.starts:
-            view.ready.append(Ready(name, None, ""))
+            view.ready.append(Ready(name, None, "", ev.seq))
     elif kind is RunCompleted:
         view.status = "completed"
     elif kind is RunFailed:

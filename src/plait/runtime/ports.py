@@ -54,7 +54,10 @@ class Store(Protocol):
     - ``append`` returns once the events are durable (for durable stores). A run's events
       are appended in ``seq`` order: a batch whose first ``seq`` is not greater than the
       last stored one, or that is not increasing, is refused whole (StoreError), and so is
-      a batch holding a value the store cannot serialise — nothing of it is stored.
+      a batch holding a value the value codec cannot store — nothing of it is stored.
+      Every store, the in-memory one too, refuses the same values (naming the event, its
+      step and the field) and gives back what it stores exactly, with its type
+      (:mod:`plait.runtime._value_codec`); so does ``create_run`` for the inputs.
     - ``read(run_id, after=n)`` returns the events with ``seq > n`` in order.
     - ``list_runs`` returns the newest runs first.
     - Unknown run ids: ``get_run`` returns None; the other calls raise StoreError.

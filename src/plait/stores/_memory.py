@@ -1,4 +1,9 @@
-"""``MemoryStore``: runs kept in this process only (the library's default)."""
+"""``MemoryStore``: runs kept in this process only (the library's default).
+
+Events and records are kept as the objects themselves, but a value a durable store
+could not hold is refused here too (:func:`~plait.runtime.check_events`), so a flow that
+runs in memory also runs on SQLite, PostgreSQL and Redis.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from plait.core import StoreError
-from plait.runtime import CacheEntry, Event, RunRecord
+from plait.runtime import CacheEntry, Event, RunRecord, check_events, to_json_value
 from plait.runtime.ports import PRUNABLE, select_prunable
 from plait.stores._order import check_order
 from plait.stores._values import check_lease, dumps_value, expires_at, is_live, loads_value
@@ -30,6 +35,8 @@ class MemoryStore:
     async def create_run(self, record: RunRecord) -> None:
         if record.run_id in self._runs:
             raise StoreError(f"run {record.run_id} already exists in this store")
+        to_json_value(record.run_id, "the run id")  # storable, or raise
+        to_json_value(record.inputs, f"run {record.run_id} inputs")
         self._runs[record.run_id] = record
         self._events[record.run_id] = []
 
@@ -38,6 +45,7 @@ class MemoryStore:
         if log is None:
             raise StoreError(f"run {run_id} is not in this store; create it first")
         check_order(run_id, log[-1].seq if log else 0, events)
+        check_events(events)
         log.extend(events)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:

@@ -26,18 +26,24 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
 from plait.runtime import (  # noqa: E402
+    VALUE_FORMAT,
     CacheEntry,
     Event,
     RunRecord,
+    decode_event,
+    decode_value,
     dumps_event,
-    from_json_value,
-    loads_event,
+    needs_run_inputs,
+    parse_event,
     to_json_value,
+    value_from_text,
+    value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
 from plait.stores._values import (  # noqa: E402
+    FreshInputs,
     check_lease,
     dumps_value,
     expires_at,
@@ -47,14 +53,21 @@ from plait.stores._values import (  # noqa: E402
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _RUN_COLUMNS = (
-    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until"
+    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until,"
+    " format, inputs_text"
 )
 _QUERIES = {
     "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES"
-    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
-    "lock": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
-    " FROM {s}.runs WHERE run_id = %s FOR UPDATE",
-    "insert": "INSERT INTO {s}.events (run_id, seq, type, ts, body) VALUES (%s, %s, %s, %s, %s)",
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+    "last": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
+    " FROM {s}.runs WHERE run_id = %s",
+    # One statement, one round trip, its own commit: the batch goes in only when it
+    # follows the stored log (the primary key refuses a racing writer's overlap).
+    "append": "INSERT INTO {s}.events (run_id, seq, type, ts, body)"
+    " SELECT %(run)s, e.seq, e.type, e.ts, e.body"
+    " FROM unnest(%(seqs)s::bigint[], %(types)s::text[], %(ts)s::float8[], %(bodies)s::text[])"
+    " AS e(seq, type, ts, body)"
+    " WHERE (SELECT coalesce(max(seq), 0) FROM {s}.events WHERE run_id = %(run)s) < %(first)s",
     "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
     "get": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs WHERE run_id = %s",
     "list": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs"
@@ -72,10 +85,11 @@ _QUERIES = {
     " WHERE run_id = %(run_id)s AND (owner = '' OR owner = %(owner)s OR lease_until < %(now)s"
     " OR owner = %(replace)s)",
     "release": "UPDATE {s}.runs SET owner = '', lease_until = 0 WHERE run_id = %s AND owner = %s",
-    "cache_get": "SELECT value, created_at, expires_at FROM {s}.cache WHERE key = %s",
-    "cache_put": "INSERT INTO {s}.cache (key, value, created_at, expires_at)"
-    " VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
-    " created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+    "cache_get": "SELECT value, created_at, expires_at, format FROM {s}.cache WHERE key = %s",
+    "cache_put": "INSERT INTO {s}.cache (key, value, created_at, expires_at, format)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+    " created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,"
+    " format = EXCLUDED.format",
     # %(statuses)s, %(flow)s, %(keep)s, %(older)s; events go with their run (ON DELETE
     # CASCADE). The outer status check makes a run resumed meanwhile stay.
     "prune_select": "SELECT run_id FROM (SELECT run_id, updated_at, row_number() OVER ("
@@ -126,6 +140,7 @@ class PostgresStore:
         self._max_size = max_size
         self._timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] | None = None
+        self._fresh = FreshInputs()
         ident = sql.Identifier(schema)
         select = sql.SQL(_QUERIES["prune_select"]).format(s=ident)
         self._q = {
@@ -216,29 +231,63 @@ class PostgresStore:
 
     async def create_run(self, record: RunRecord) -> None:
         where = f"run {record.run_id}"
-        inputs = Jsonb(to_json_value(record.inputs, f"{where} inputs"))
+        inputs = value_to_text(record.inputs, f"{where} inputs")
         plan = None if record.plan is None else Jsonb(to_json_value(record.plan, f"{where} plan"))
         params = (record.run_id, record.flow, record.status, record.created_at)
         lease = (record.owner, record.lease_until)
         async with self._connection(f"creating {where}") as conn:
             cur = await conn.execute(
-                self._q["create"], (*params, record.updated_at, inputs, plan, record.error, *lease)
+                self._q["create"],
+                (
+                    *params,
+                    record.updated_at,
+                    None,
+                    plan,
+                    record.error,
+                    *lease,
+                    VALUE_FORMAT,
+                    inputs,
+                ),
             )
             if cur.rowcount == 0:
                 raise StoreError(f"run {record.run_id} already exists in this store")
+        self._fresh.created(record.run_id, record.inputs)
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        rows = [(run_id, e.seq, type(e).__name__, e.ts, dumps_event(e)) for e in events]
+        kept = self._fresh.kept_with_run(run_id, events)
+        rows = [
+            (run_id, e.seq, type(e).__name__, e.ts, dumps_event(e, inputs_in_run=kept and i == 0))
+            for i, e in enumerate(events)
+        ]
+        if not rows:
+            return
+        check_order(run_id, events[0].seq - 1, events)  # in order within the batch
+        params = {
+            "run": run_id,
+            "first": events[0].seq,
+            "seqs": [row[1] for row in rows],
+            "types": [row[2] for row in rows],
+            "ts": [row[3] for row in rows],
+            "bodies": [row[4] for row in rows],
+        }
         async with self._connection(f"appending to run {run_id}") as conn:
-            async with conn.transaction():
-                cur = await conn.execute(self._q["lock"], (run_id, run_id))
+            try:
+                cur = await conn.execute(self._q["append"], params)
+            except psycopg.errors.ForeignKeyViolation:
+                raise StoreError(f"run {run_id} is not in this store; create it first") from None
+            except psycopg.errors.UniqueViolation:
+                cur = None
+            if cur is None or cur.rowcount != len(rows):  # refused: say why
+                cur = await conn.execute(self._q["last"], (run_id, run_id))
                 found = await cur.fetchone()
                 if found is None:
                     raise StoreError(f"run {run_id} is not in this store; create it first")
                 check_order(run_id, found[0] or 0, events)
-                if rows:
-                    async with conn.cursor() as insert:
-                        await insert.executemany(self._q["insert"], rows)
+                raise StoreError(
+                    f"run {run_id}: another process wrote event #{events[0].seq} at the same "
+                    "time; nothing of this batch was stored"
+                )
+        self._fresh.stored(run_id, events)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         async with self._connection(f"setting the status of run {run_id}") as conn:
@@ -275,12 +324,26 @@ class PostgresStore:
                 cur = await conn.execute(self._q["exists"], (run_id,))
                 if await cur.fetchone() is None:
                     raise StoreError(f"run {run_id} is not in this store")
-        return [self._decode(run_id, seq, body) for seq, body in rows]
+        parsed = [(seq, self._parse(run_id, seq, body)) for seq, body in rows]
+        inputs = None
+        if parsed and needs_run_inputs(parsed[0][1]):
+            record = await self.get_run(run_id)
+            inputs = None if record is None else record.inputs
+        return [self._decode(run_id, seq, data, inputs) for seq, data in parsed]
 
-    def _decode(self, run_id: str, seq: int, body: str) -> Event:
+    def _parse(self, run_id: str, seq: int, body: str) -> dict[str, Any]:
+        try:
+            return parse_event(body)
+        except StoreError as exc:
+            where = f"run {run_id}, event #{seq} (schema {self._schema!r})"
+            raise StoreError(f"{where} cannot be read: {exc}") from None
+
+    def _decode(
+        self, run_id: str, seq: int, data: dict[str, Any], inputs: dict[str, Any] | None
+    ) -> Event:
         where = f"run {run_id}, event #{seq} (schema {self._schema!r})"
         try:
-            event = loads_event(body)
+            event = decode_event(data, inputs)
         except (StoreError, ValueError, TypeError) as exc:
             raise StoreError(f"{where} cannot be read: {exc}") from None
         if event.seq != seq or event.run_id != run_id:
@@ -290,6 +353,7 @@ class PostgresStore:
         return event
 
     async def delete_run(self, run_id: str) -> bool:
+        self._fresh.forget(run_id)
         async with self._connection(f"deleting run {run_id}") as conn:
             cur = await conn.execute(self._q["delete"], (run_id,))
             return cur.rowcount > 0
@@ -354,25 +418,32 @@ class PostgresStore:
             row = await cur.fetchone()
         if row is None or not is_live(row[2], time.time()):
             return None
-        return CacheEntry(value=loads_value(key, row[0]), created_at=row[1])
+        return CacheEntry(value=loads_value(key, row[0], row[3]), created_at=row[1])
 
     async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
         text = dumps_value(key, value)
         now = time.time()
         async with self._connection(f"writing cache key {key!r}") as conn:
-            await conn.execute(self._q["cache_put"], (key, text, now, expires_at(now, ttl)))
+            await conn.execute(
+                self._q["cache_put"], (key, text, now, expires_at(now, ttl), VALUE_FORMAT)
+            )
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, until = row
+    run_id, flow, status, created_at, updated_at, old_inputs, plan, error, owner, until = row[:10]
+    fmt, inputs_text = row[10:]
+    if inputs_text is None:  # made before migration 3: JSONB, format 1
+        inputs = decode_value(old_inputs, fmt)
+    else:
+        inputs = value_from_text(inputs_text, f"the stored inputs of run {run_id}", fmt)
     return RunRecord(
         run_id=run_id,
         flow=flow,
         status=status,
         created_at=created_at,
         updated_at=updated_at,
-        inputs=from_json_value(inputs),
-        plan=None if plan is None else from_json_value(plan),
+        inputs=inputs,
+        plan=None if plan is None else decode_value(plan, fmt),
         error=error,
         owner=owner,
         lease_until=until,

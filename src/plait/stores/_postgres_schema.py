@@ -6,7 +6,8 @@ apply each migration exactly once. ``{s}`` stands for the store's schema.
 
 Events are kept as the JSON text :func:`~plait.runtime.dumps_event` writes (``TEXT``, not
 ``JSONB``): it round-trips byte for byte, costs no server-side parsing, and may hold
-``\\u0000`` escapes, which ``JSONB`` refuses.
+``\\u0000`` escapes, which ``JSONB`` refuses. So are a run's inputs since migration 3
+(``runs.inputs_text``; runs made before keep theirs in the ``JSONB`` column ``inputs``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ MIGRATIONS: list[list[str]] = [
             created_at DOUBLE PRECISION NOT NULL,
             expires_at DOUBLE PRECISION
         )""",
+    ],
+    # 3: value format 2. Which format a run's values and a cache value are stored in
+    # (1 for those stored before); a run's inputs as JSON text, like events (JSONB
+    # refuses \u0000 and does not keep the order of keys).
+    [
+        "ALTER TABLE {s}.runs ADD COLUMN format INTEGER NOT NULL DEFAULT 1,"
+        " ADD COLUMN inputs_text TEXT, ALTER COLUMN inputs DROP NOT NULL",
+        "ALTER TABLE {s}.cache ADD COLUMN format INTEGER NOT NULL DEFAULT 1",
     ],
 ]
 """``MIGRATIONS[n - 1]`` brings a schema from version ``n - 1`` to ``n``. Append only."""

@@ -3,7 +3,8 @@
 Keys, all under ``prefix`` (default ``plait``):
 
 - ``{prefix}:run:{run_id}``: a hash with the run's record (``inputs`` and ``plan`` as
-  JSON, times as ``repr`` floats so they round-trip exactly).
+  JSON in the value codec's ``format``, times as ``repr`` floats so they round-trip
+  exactly). The run's ``RunStarted`` refers to these inputs rather than repeat them.
 - ``{prefix}:events:{run_id}``: a stream with one entry per event, id ``{seq}-0`` and one
   field ``e`` holding :func:`~plait.runtime.dumps_event`'s JSON. A stream rather than a
   list or sorted set: it is Redis's append-only log type (compact, never rewritten), its
@@ -46,8 +47,10 @@ from plait.runtime import (
     CacheEntry,
     Event,
     RunRecord,
+    decode_event,
     dumps_event,
-    loads_event,
+    needs_run_inputs,
+    parse_event,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses, select_prunable
 from plait.stores._order import check_order
@@ -60,7 +63,7 @@ from plait.stores._redis_records import (
     lua_float,
 )
 from plait.stores._redis_scripts import ACQUIRE, APPEND, CREATE, PRUNE, RELEASE, SET_STATUS
-from plait.stores._values import check_lease, expires_at
+from plait.stores._values import FreshInputs, check_lease, expires_at
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -136,6 +139,7 @@ class RedisStore:
         self._acquire = self._client.register_script(ACQUIRE)
         self._release = self._client.register_script(RELEASE)
         self._closed = False
+        self._fresh = FreshInputs()
 
     def _run_key(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}"
@@ -167,12 +171,14 @@ class RedisStore:
             )
         if not created:
             raise StoreError(f"run {record.run_id} already exists in this store")
+        self._fresh.created(record.run_id, record.inputs)
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
         check_order(run_id, 0, events)
         args: list[str | int] = []
-        for event in events:  # serialise first: a bad value fails before anything is sent
-            args += [event.seq, dumps_event(event)]
+        kept = self._fresh.kept_with_run(run_id, events)
+        for i, event in enumerate(events):  # serialise first: a bad value fails before
+            args += [event.seq, dumps_event(event, inputs_in_run=kept and i == 0)]  # sending
         with self._guard(f"append to run {run_id}"):
             result = await self._append(
                 keys=[self._run_key(run_id), self._events_key(run_id)], args=args
@@ -181,6 +187,7 @@ class RedisStore:
             raise StoreError(f"run {run_id} is not in this store; create it first")
         if result[0] == 0:
             check_order(run_id, int(result[1]), events)  # raises, naming the seqs
+        self._fresh.stored(run_id, events)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         with self._guard(f"set the status of run {run_id}"):
@@ -243,19 +250,33 @@ class RedisStore:
                 exists, entries = await pipe.execute()
         if not exists:
             raise StoreError(f"run {run_id} is not in this store")
-        events: list[Event] = []
+        parsed: list[tuple[str, dict[str, Any]]] = []
         for entry_id, entry in entries:
             seq = entry_id.partition("-")[0]
             try:
-                events.append(loads_event(entry["e"]))
+                parsed.append((seq, parse_event(entry["e"])))
             except (StoreError, KeyError) as exc:
-                raise StoreError(
-                    f"run {run_id}: stored event #{seq} cannot be read ({exc}); the log in "
-                    f"Redis key {self._events_key(run_id)!r} is corrupted"
-                ) from None
+                raise self._unreadable(run_id, seq, exc) from None
+        inputs = None
+        if parsed and needs_run_inputs(parsed[0][1]):
+            record = await self.get_run(run_id)
+            inputs = None if record is None else record.inputs
+        events: list[Event] = []
+        for seq, data in parsed:
+            try:
+                events.append(decode_event(data, inputs))
+            except StoreError as exc:
+                raise self._unreadable(run_id, seq, exc) from None
         return events
 
+    def _unreadable(self, run_id: str, seq: str, exc: Exception) -> StoreError:
+        return StoreError(
+            f"run {run_id}: stored event #{seq} cannot be read ({exc}); the log in "
+            f"Redis key {self._events_key(run_id)!r} is corrupted"
+        )
+
     async def delete_run(self, run_id: str) -> bool:
+        self._fresh.forget(run_id)
         with self._guard(f"delete run {run_id}"):
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.delete(self._run_key(run_id))

@@ -1,5 +1,9 @@
 """How :class:`~plait.stores.RedisStore` lays out a run record (a hash) and a cache entry
-(a JSON string) in Redis."""
+(a JSON string) in Redis.
+
+Values are stored in the codec's format 2 and say so (``format`` in the record's hash and
+in the cache entry); records and entries without it were written in format 1.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from plait.core import StoreError
-from plait.runtime import CacheEntry, RunRecord, from_json_value, to_json_value
+from plait.runtime import (
+    VALUE_FORMAT,
+    CacheEntry,
+    RunRecord,
+    decode_value,
+    to_json_value,
+    value_to_text,
+)
 from plait.stores._values import is_live
 
 
@@ -34,8 +45,9 @@ def encode_record(record: RunRecord) -> dict[str, str]:
         "status": record.status,
         "created_at": repr(record.created_at),
         "updated_at": repr(record.updated_at),
-        "inputs": json.dumps(to_json_value(record.inputs, f"{where} inputs"), ensure_ascii=False),
-        "plan": "" if plan is None else json.dumps(to_json_value(plan, f"{where} plan")),
+        "inputs": value_to_text(record.inputs, f"{where} inputs"),
+        "plan": "" if plan is None else value_to_text(plan, f"{where} plan"),
+        "format": str(VALUE_FORMAT),
         "error": record.error,
         "owner": record.owner,
         "lease_until": lua_float(record.lease_until),
@@ -45,19 +57,20 @@ def encode_record(record: RunRecord) -> dict[str, str]:
 def decode_record(run_id: str, fields: Mapping[str, str]) -> RunRecord:
     try:
         plan: Any = fields.get("plan", "")
+        fmt = int(fields.get("format", "1"))
         return RunRecord(
             run_id=run_id,
             flow=fields["flow"],
             status=fields["status"],
             created_at=float(fields["created_at"]),
             updated_at=float(fields["updated_at"]),
-            inputs=from_json_value(json.loads(fields["inputs"])),
-            plan=from_json_value(json.loads(plan)) if plan else None,
+            inputs=decode_value(json.loads(fields["inputs"]), fmt),
+            plan=decode_value(json.loads(plan), fmt) if plan else None,
             error=fields.get("error", ""),
             owner=fields.get("owner", ""),
             lease_until=float(fields.get("lease_until", "0")),
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, RecursionError) as exc:
         raise StoreError(
             f"the record of run {run_id} in Redis is corrupted ({exc!r}); delete the run"
         ) from None
@@ -66,9 +79,10 @@ def decode_record(run_id: str, fields: Mapping[str, str]) -> RunRecord:
 def encode_cache_entry(key: str, value: Any, now: float, expiry: float | None) -> str:
     """The JSON text kept for cache key ``key``; StoreError if JSON cannot hold ``value``."""
     entry = {
-        "value": to_json_value(value, f"cache key {key!r}"),
+        "value": to_json_value(value, f"cache key {key!r}: value"),
         "created_at": now,
         "expires_at": expiry,
+        "format": VALUE_FORMAT,
     }
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
 
@@ -82,8 +96,9 @@ def decode_cache_entry(key: str, text: str, now: float) -> CacheEntry | None:
         created_at = float(entry["created_at"])
         if not is_live(expiry, now):
             return None
-        return CacheEntry(value=from_json_value(entry["value"]), created_at=created_at)
-    except (ValueError, KeyError, TypeError) as exc:
+        value = decode_value(entry["value"], int(entry.get("format", 1)))
+        return CacheEntry(value=value, created_at=created_at)
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StoreError(
             f"the cached value of key {key!r} in Redis is corrupted ({exc!r}); put it again"
         ) from None

@@ -4,8 +4,10 @@ Thread model and group commit: see :mod:`plait.stores._sqlite_thread`; the store
 one thread and one connection, and every database call runs there.
 
 Events are serialised (:func:`plait.runtime.dumps_event`) by the caller before the job is
-queued, so a value JSON cannot hold stores nothing and the stored event is the event as
-it was when recorded; cache values likewise. The journal is WAL with
+queued, so a value that cannot be stored stores nothing and the stored event is the event
+as it was when recorded; cache values likewise. A run's inputs live in a table of their
+own (``run_inputs``), stored once: its ``RunStarted`` refers to them, and updating the
+run's row (status, lease) does not copy them again. The journal is WAL with
 ``synchronous=NORMAL``: a commit survives a process crash; a power loss may lose the last
 commits, never corrupt the file.
 
@@ -16,7 +18,6 @@ processes.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -25,18 +26,28 @@ from typing import Any, TypeVar
 
 from plait.core import StoreError
 from plait.runtime import (
+    VALUE_FORMAT,
     CacheEntry,
     Event,
     RunRecord,
+    decode_event,
     dumps_event,
-    from_json_value,
-    loads_event,
-    to_json_value,
+    needs_run_inputs,
+    parse_event,
+    value_from_text,
+    value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses
 from plait.stores._sqlite_schema import migrate
-from plait.stores._sqlite_thread import SqliteWorker
-from plait.stores._values import check_lease, dumps_value, expires_at, is_live, loads_value
+from plait.stores._sqlite_thread import EventRow, SqliteWorker
+from plait.stores._values import (
+    FreshInputs,
+    check_lease,
+    dumps_value,
+    expires_at,
+    is_live,
+    loads_value,
+)
 
 T = TypeVar("T")
 
@@ -46,14 +57,20 @@ BUSY_TIMEOUT_S = 30.0
 _RUN_COLUMNS = (
     "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until"
 )
+_RUN_SELECT = (
+    "SELECT r.run_id, r.flow, r.status, r.created_at, r.updated_at, r.inputs, r.plan, "
+    "r.error, r.owner, r.lease_until, i.format, i.inputs "
+    "FROM runs AS r LEFT JOIN run_inputs AS i ON i.run_id = r.run_id"
+)
+"""Runs made before schema 3 keep their inputs in ``runs.inputs`` (format 1)."""
 _ACQUIRE = (
     "UPDATE runs SET owner = ?, lease_until = ? "
     "WHERE run_id = ? AND (owner = '' OR owner = ? OR lease_until < ? OR owner = ?)"
 )
 _RELEASE = "UPDATE runs SET owner = '', lease_until = 0 WHERE run_id = ? AND owner = ?"
 _CACHE_PUT = (
-    "INSERT INTO cache (key, value, created_at, expires_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "INSERT INTO cache (key, value, created_at, expires_at, format) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, format = excluded.format, "
     "created_at = excluded.created_at, expires_at = excluded.expires_at"
 )
 
@@ -86,16 +103,31 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _open_fast(path: Path) -> sqlite3.Connection:
+    """The connection for writes on the caller's thread: it never waits for the write
+    lock (``busy_timeout`` 0), so a busy database sends the write to the store's thread."""
+    try:
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
+    return conn
+
+
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, until = row
+    run_id, flow, status, created_at, updated_at, old_inputs, plan, error, owner, until = row[:10]
+    fmt, inputs = row[10:]
+    where = f"run {run_id}"
+    if inputs is None:  # made before schema 3
+        fmt, inputs = 1, old_inputs
     return RunRecord(
         run_id=run_id,
         flow=flow,
         status=status,
         created_at=created_at,
         updated_at=updated_at,
-        inputs=from_json_value(json.loads(inputs)),
-        plan=None if plan is None else from_json_value(json.loads(plan)),
+        inputs=value_from_text(inputs, f"the stored inputs of {where}", fmt),
+        plan=None if plan is None else value_from_text(plan, f"the stored plan of {where}", fmt),
         error=error,
         owner=owner,
         lease_until=until,
@@ -116,7 +148,9 @@ class SqliteStore:
                 "plait.stores.MemoryStore to keep runs in memory only"
             )
         self.path = Path(path).expanduser()
-        self._worker = SqliteWorker(_open(self.path), self.path)
+        conn = _open(self.path)
+        self._worker = SqliteWorker(conn, self.path, _open_fast(self.path))
+        self._fresh = FreshInputs()
 
     @property
     def commits(self) -> int:
@@ -126,17 +160,17 @@ class SqliteStore:
     # ------------------------------------------------------------ the async API
 
     async def create_run(self, record: RunRecord) -> None:
-        inputs = json.dumps(to_json_value(record.inputs, f"run {record.run_id} inputs"))
+        inputs = value_to_text(record.inputs, f"run {record.run_id} inputs")
         plan = None
         if record.plan is not None:
-            plan = json.dumps(to_json_value(record.plan, f"run {record.run_id} plan"))
+            plan = value_to_text(record.plan, f"run {record.run_id} plan")
         row = (
             record.run_id,
             record.flow,
             record.status,
             record.created_at,
             record.updated_at,
-            inputs,
+            "",  # the inputs: in run_inputs
             plan,
             record.error,
             record.owner,
@@ -144,19 +178,46 @@ class SqliteStore:
         )
 
         def insert(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
             except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
                 raise StoreError(f"run {record.run_id} already exists in this store") from None
+            conn.execute(
+                "INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?)",
+                (record.run_id, VALUE_FORMAT, inputs),
+            )
+            conn.execute("COMMIT")
             self._worker.created(record.run_id)
 
         await self._call(insert)
+        self._fresh.created(record.run_id, record.inputs)
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
         if not events:
             return
-        rows = [(run_id, e.seq, e.type, e.ts, dumps_event(e)) for e in events]
-        await self._worker.append(run_id, events, rows)
+        await self._worker.append(run_id, events, self._rows(run_id, events))
+        self._fresh.stored(run_id, events)
+
+    def append_now(self, run_id: str, events: Sequence[Event]) -> bool:
+        """:meth:`append` without waiting for anything: True once committed here and now;
+        False, with nothing stored, when the database is busy (then await ``append``)."""
+        if not events:
+            return True
+        if not self._worker.append_now(run_id, events, self._rows(run_id, events)):
+            return False
+        self._fresh.stored(run_id, events)
+        return True
+
+    def _rows(self, run_id: str, events: Sequence[Event]) -> list[EventRow]:
+        """The ``events`` rows; a ``RunStarted`` with the inputs of the run's record
+        refers to them instead of repeating them."""
+        kept = self._fresh.kept_with_run(run_id, events)
+        return [
+            (run_id, e.seq, e.type, e.ts, dumps_event(e, inputs_in_run=kept and i == 0))
+            for i, e in enumerate(events)
+        ]
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         def update(conn: sqlite3.Connection) -> None:
@@ -171,7 +232,7 @@ class SqliteStore:
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         def select(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
-            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?"
+            sql = f"{_RUN_SELECT} WHERE r.run_id = ?"
             row: tuple[Any, ...] | None = conn.execute(sql, (run_id,)).fetchone()
             return row
 
@@ -190,18 +251,18 @@ class SqliteStore:
         where: list[str] = []
         params: list[Any] = []
         for clause, value in (
-            ("flow = ?", flow),
-            ("status = ?", status),
-            ("created_at >= ?", since),
-            ("created_at < ?", before),
+            ("r.flow = ?", flow),
+            ("r.status = ?", status),
+            ("r.created_at >= ?", since),
+            ("r.created_at < ?", before),
         ):
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = _RUN_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        sql += " ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?"
 
         def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return conn.execute(sql, (*params, limit)).fetchall()
@@ -222,10 +283,20 @@ class SqliteStore:
                 raise StoreError(f"run {run_id} is not in this store")
             return rows
 
-        out: list[Event] = []
+        parsed: list[tuple[int, dict[str, Any]]] = []
         for seq, body in await self._call(select):
             try:
-                event = loads_event(body)
+                parsed.append((seq, parse_event(body)))
+            except StoreError as exc:
+                raise StoreError(f"{self.path}: run {run_id}, event #{seq}: {exc}") from None
+        inputs = None
+        if parsed and needs_run_inputs(parsed[0][1]):
+            record = await self.get_run(run_id)
+            inputs = None if record is None else record.inputs
+        out: list[Event] = []
+        for seq, data in parsed:
+            try:
+                event = decode_event(data, inputs)
             except StoreError as exc:
                 raise StoreError(f"{self.path}: run {run_id}, event #{seq}: {exc}") from None
             if event.run_id != run_id or event.seq != seq:
@@ -240,11 +311,13 @@ class SqliteStore:
         def delete(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM run_inputs WHERE run_id = ?", (run_id,))
             found = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount > 0
             conn.execute("COMMIT")
             self._worker.forget(run_id)
             return found
 
+        self._fresh.forget(run_id)
         return bool(await self._call(delete))
 
     async def prune(
@@ -277,6 +350,7 @@ class SqliteStore:
                 return int(conn.execute(f"SELECT count(*) FROM ({doomed})", params).fetchone()[0])
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(f"DELETE FROM events WHERE run_id IN ({doomed})", params)
+            conn.execute(f"DELETE FROM run_inputs WHERE run_id IN ({doomed})", params)
             count = conn.execute(f"DELETE FROM runs WHERE run_id IN ({doomed})", params).rowcount
             conn.execute("COMMIT")
             self._worker.forget()  # rebuilt on the next appends
@@ -306,20 +380,20 @@ class SqliteStore:
         await self._call(update)
 
     async def cache_get(self, key: str) -> CacheEntry | None:
-        def select(conn: sqlite3.Connection) -> tuple[str, float, float | None] | None:
-            sql = "SELECT value, created_at, expires_at FROM cache WHERE key = ?"
-            row: tuple[str, float, float | None] | None = conn.execute(sql, (key,)).fetchone()
+        def select(conn: sqlite3.Connection) -> tuple[str, float, float | None, int] | None:
+            sql = "SELECT value, created_at, expires_at, format FROM cache WHERE key = ?"
+            row: tuple[str, float, float | None, int] | None = conn.execute(sql, (key,)).fetchone()
             return row
 
         row = await self._call(select)
         if row is None or not is_live(row[2], time.time()):
             return None
-        return CacheEntry(value=loads_value(key, row[0]), created_at=row[1])
+        return CacheEntry(value=loads_value(key, row[0], row[3]), created_at=row[1])
 
     async def cache_put(self, key: str, value: Any, *, ttl: float | None = None) -> None:
         text = dumps_value(key, value)
         now = time.time()
-        row = (key, text, now, expires_at(now, ttl))
+        row = (key, text, now, expires_at(now, ttl), VALUE_FORMAT)
 
         def upsert(conn: sqlite3.Connection) -> None:
             conn.execute(_CACHE_PUT, row)

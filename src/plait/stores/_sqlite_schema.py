@@ -54,6 +54,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 3: value format 2. A run's inputs move to a table of their own, so that updating
+    # the run's row (status, lease) does not rewrite them (SQLite rewrites a whole row);
+    # runs made before keep theirs in runs.inputs (format 1). Cache values say their
+    # format.
+    (
+        """
+        CREATE TABLE run_inputs (
+            run_id TEXT PRIMARY KEY,
+            format INTEGER NOT NULL,
+            inputs TEXT NOT NULL
+        )
+        """,
+        "ALTER TABLE cache ADD COLUMN format INTEGER NOT NULL DEFAULT 1",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,37 +1,75 @@
-"""What every store does the same way for leases and the step cache.
+"""What every store does the same way: values, leases, the step cache.
 
-Cache values are stored as the JSON text of :func:`~plait.runtime.to_json_value`, the
-codec events use, so pydantic models, tuples and bytes come back as they went in, and a
-value JSON cannot hold fails before anything is written.
+Values (run inputs, cache entries) are stored as the JSON text of
+:func:`~plait.runtime.value_to_text`, the codec events use, so what went in comes back
+(models, tuples, sets, datetimes, …), and a value that cannot be stored fails before
+anything is written. Each stored value has a format number beside it (format 1: written
+by plait before format 2), so old rows still read.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from plait.core import StoreError
-from plait.runtime import from_json_value, to_json_value
+from plait.runtime import (
+    VALUE_FORMAT,
+    Event,
+    RunStarted,
+    same_inputs,
+    value_from_text,
+    value_to_text,
+)
 
 
 def dumps_value(key: str, value: Any) -> str:
-    """``value`` for cache key ``key`` as JSON text; StoreError naming the key if JSON
-    cannot hold it."""
-    return json.dumps(
-        to_json_value(value, f"cache key {key!r}"), separators=(",", ":"), ensure_ascii=False
-    )
+    """``value`` for cache key ``key`` as JSON text; StoreError naming the key and the
+    field if it cannot be stored."""
+    return value_to_text(value, f"cache key {key!r}: value")
 
 
-def loads_value(key: str, text: str | bytes) -> Any:
+def loads_value(key: str, text: str | bytes, format: int = VALUE_FORMAT) -> Any:
     """The inverse of :func:`dumps_value`; StoreError when the stored text is corrupted."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise StoreError(
-            f"the cached value of key {key!r} is not valid JSON (corrupted cache?): {exc}"
-        ) from None
-    return from_json_value(data)
+    return value_from_text(text, f"the cached value of key {key!r}", format)
+
+
+class FreshInputs:
+    """The inputs of runs this store created and has no events of yet, so that their
+    ``RunStarted`` need not store the same inputs again (see
+    :func:`~plait.runtime.same_inputs`)."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, Mapping[str, Any]] = {}
+
+    def created(self, run_id: str, inputs: Mapping[str, Any]) -> None:
+        if inputs:
+            self._inputs[run_id] = inputs
+
+    def kept_with_run(self, run_id: str, events: Sequence[Event]) -> bool:
+        """Whether the first of ``events`` is the run's ``RunStarted`` with the very
+        inputs its record holds (then it is stored without them)."""
+        if not events or events[0].seq != 1:
+            return False
+        inputs = self._inputs.get(run_id)
+        first = events[0]
+        return (
+            inputs is not None
+            and isinstance(first, RunStarted)
+            and same_inputs(inputs, first.inputs)
+        )
+
+    def stored(self, run_id: str, events: Sequence[Event]) -> None:
+        """``events`` are stored: once the run has a ``RunStarted``, its inputs are no
+        longer needed here."""
+        if events and events[0].seq == 1:
+            self._inputs.pop(run_id, None)
+
+    def forget(self, run_id: str | None = None) -> None:
+        if run_id is None:
+            self._inputs.clear()
+        else:
+            self._inputs.pop(run_id, None)
 
 
 def expires_at(now: float, ttl: float | None) -> float | None:
