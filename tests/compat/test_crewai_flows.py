@@ -1182,7 +1182,7 @@ def test_a_label_named_like_a_step_fires_that_steps_listeners() -> None:
 def test_a_conditional_start_on_a_step_name_waits_for_a_label() -> None:
     """CrewAI starts ``@start(s)`` only when a router returns "s" (its docs say "a prior
     method or router label"; its runtime hears labels only), so t never runs here, and
-    a conditional start runs without the triggering value."""
+    a conditional start is called without arguments (its parameter keeps its default)."""
     seen = Order()
 
     class Gate(Flow):
@@ -1206,7 +1206,7 @@ def test_a_conditional_start_on_a_step_name_waits_for_a_label() -> None:
             return "lab"
 
     assert Gate().kickoff() == "U"
-    assert seen == ["s", "r", "u:None"]
+    assert seen == ["s", "r", "u:unset"]
 
 
 def test_only_conditional_starts_all_run_at_kickoff() -> None:
