@@ -62,10 +62,11 @@ _QUERIES = {
     "last": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
     " FROM {s}.runs WHERE run_id = %s",
     # One statement, one round trip, its own commit: the batch goes in only when it
-    # follows the stored log (the primary key refuses a racing writer's overlap).
+    # follows the stored log (the primary key refuses a racing writer's overlap). The
+    # arrays go in binary form (%b): the text form escapes every body with a regex.
     "append": "INSERT INTO {s}.events (run_id, seq, type, ts, body)"
     " SELECT %(run)s, e.seq, e.type, e.ts, e.body"
-    " FROM unnest(%(seqs)s::bigint[], %(types)s::text[], %(ts)s::float8[], %(bodies)s::text[])"
+    " FROM unnest(%(seqs)b::bigint[], %(types)b::text[], %(ts)b::float8[], %(bodies)b::text[])"
     " AS e(seq, type, ts, body)"
     " WHERE (SELECT coalesce(max(seq), 0) FROM {s}.events WHERE run_id = %(run)s) < %(first)s",
     "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
