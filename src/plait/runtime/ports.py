@@ -58,6 +58,10 @@ class Store(Protocol):
       Every store, the in-memory one too, refuses the same values (naming the event, its
       step and the field) and gives back what it stores exactly, with its type
       (:mod:`plait.runtime._value_codec`); so does ``create_run`` for the inputs.
+    - Optional: ``immediate = True`` (an in-memory store: the run appends without a
+      writer task), and ``append_now(run_id, events) -> bool``, which commits without
+      awaiting anything when it can (True) and stores nothing otherwise (False), so that a
+      durable step does not pay for a task and thread hand-offs (SQLite when idle).
     - ``read(run_id, after=n)`` returns the events with ``seq > n`` in order.
     - ``list_runs`` returns the newest runs first.
     - Unknown run ids: ``get_run`` returns None; the other calls raise StoreError.
