@@ -101,3 +101,55 @@ def test_resume_of_an_unanswered_run_says_it_waits() -> None:
     result = invoke("runs", "resume", run_id)
     assert result.exit_code == 3
     assert "waiting for input" in result.stderr
+
+
+MEET = textwrap.dedent(
+    """
+    import datetime
+
+    from pydantic import BaseModel, field_validator
+    from plait import Flow, start
+
+    class Meeting(BaseModel):
+        when: datetime.datetime
+        room: str
+
+        @field_validator("room")
+        @classmethod
+        def _known(cls, room):
+            if room not in {"A", "B"}:
+                raise ValueError(f"no room {room!r}")
+            return room
+
+    class Meet(Flow):
+        @start()
+        async def book(self):
+            meeting = await self.ask("When and where?", schema=Meeting)
+            return f"{meeting.when:%Y-%m-%d} in {meeting.room}"
+    """
+)
+
+
+def test_an_answer_the_step_model_refuses_can_be_corrected(tmp_path: Path) -> None:
+    (tmp_path / "meet.py").write_text(MEET)
+    started = invoke("run", "meet.py", "--json")
+    assert started.exit_code == 3, started.output
+    run_id = json.loads(started.stdout)["run_id"]
+
+    # Fits the JSON schema, not the model's validator: refused before it is stored.
+    refused = invoke(
+        "runs", "respond", run_id, "--no-resume", "--value", '{"when": "2026-01-02", "room": "Z"}'
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "no room 'Z'" in refused.stderr and "Nothing was stored" in refused.stderr
+
+    # Refused before it is stored, or stored and asked again: either way the run waits on.
+    bad = invoke("runs", "respond", run_id, "--value", '{"when": "next tuesday", "room": "A"}')
+    assert bad.exit_code in (1, 3), bad.output
+    assert "not waiting" not in bad.output
+
+    good = '{"when": "2026-01-02T10:00:00", "room": "B"}'
+    done = invoke("runs", "respond", run_id, "--value", good, "--json")
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "completed" and doc["output"] == "2026-01-02 in B"

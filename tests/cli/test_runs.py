@@ -382,3 +382,24 @@ def test_an_unreachable_store_s_password_is_not_shown(debug: list[str]) -> None:
         result = invoke(*args, "--store", url, *debug)
         assert result.exit_code == 1
         assert "hunter2" not in result.output
+
+
+def test_a_corrupted_run_is_listed_as_corrupt_beside_the_others(
+    failed_run: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    first = failed_run
+    (tmp_path / "fail.marker").unlink()
+    good = json.loads(invoke("run", "flaky.py", "--json").stdout)["run_id"]
+    with sqlite3.connect(tmp_path / ".plait" / "runs.db") as conn:
+        conn.execute("UPDATE runs SET created_at = 'yesterday' WHERE run_id = ?", (first,))
+    listed = invoke("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    assert first in listed.stdout and good in listed.stdout
+    assert "corrupt" in listed.stdout
+    runs = {r["run_id"]: r for r in json.loads(invoke("runs", "list", "--json").stdout)}
+    assert runs[first]["status"] == "corrupt" and runs[good]["status"] == "completed"
+    assert "created_at" in runs[first]["error"]
+    shown = invoke("runs", "show", first)
+    assert shown.exit_code != 0 and first in shown.output and "created_at" in shown.output

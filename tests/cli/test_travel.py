@@ -258,3 +258,57 @@ def test_rerun_from_a_step_runs_only_it_and_what_follows(run_id: str, tmp_path: 
     bad = invoke("runs", "rerun", run_id, "--from", "tow")
     assert bad.exit_code == 1
     assert "has no step 'tow'" in bad.stderr
+
+
+TYPED = textwrap.dedent(
+    """
+    from pydantic import BaseModel
+
+    from plait import Flow, listen, start
+
+
+    class Count(BaseModel):
+        n: int = 0
+        label: str = ""
+
+
+    class Typed(Flow[Count]):
+        @start()
+        def one(self):
+            self.state.n = 1
+            return 1
+
+        @listen(one)
+        def two(self, value):
+            self.state.n += 1
+            return self.state.n
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("n=abc", "state key 'n' expects int"),
+        ("bogus=1", "has no state key 'bogus'; its fields are"),
+    ],
+)
+def test_fork_with_a_set_the_state_model_refuses_stores_nothing(
+    tmp_path: Path, edit: str, message: str
+) -> None:
+    (tmp_path / "typed.py").write_text(TYPED)
+    result = invoke("run", "typed.py", "--json")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    at_one = str(_checkpoints(run_id)[1]["seq"])
+    runs_before = invoke("runs", "list", "--json").stdout
+
+    refused = invoke("runs", "fork", run_id, at_one, "--set", edit)
+    assert refused.exit_code == 1, refused.output
+    assert message in " ".join(refused.stderr.split())
+    assert "Traceback" not in refused.output
+    assert invoke("runs", "list", "--json").stdout == runs_before
+
+    fixed = invoke("runs", "fork", run_id, at_one, "--set", "n=7", "--resume", "--json")
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.stdout)["output"] == 8

@@ -4,11 +4,12 @@ in this process or days later in another one."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 import plait
 from plait import (
@@ -22,7 +23,7 @@ from plait import (
     listen,
     start,
 )
-from plait.engine import open_store
+from plait.engine import open_store, record_answer
 from plait.runtime import InputReceived, InputRequested, RunWaiting
 from plait.stores import MemoryStore
 from tests.engine._helpers import types
@@ -280,3 +281,78 @@ def test_requests_are_recorded_with_their_schema() -> None:
     assert (request.step, request.invocation, request.key) == ("approve", 1, 1)
     assert request.schema["title"] == "Approval"
     assert request.deadline is None and not request.has_default
+
+
+class Meeting(BaseModel):
+    when: datetime.datetime
+    room: str
+
+    @field_validator("room")
+    @classmethod
+    def _known_room(cls, room: str) -> str:
+        if room not in {"A", "B"}:
+            raise ValueError(f"no room {room!r}; rooms are A and B")
+        return room
+
+
+class Booking(Flow):
+    @start()
+    async def book(self) -> str:
+        meeting: Meeting = await self.ask("When and where?", schema=Meeting)
+        return f"{meeting.when:%Y-%m-%d} in {meeting.room}"
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"when": "next tuesday", "room": "A"}, "when"),
+        ({"when": "2026-01-02T10:00:00", "room": "Z"}, "no room 'Z'"),
+    ],
+)
+def test_an_answer_the_model_rejects_is_not_stored_when_the_step_is_known(
+    tmp_path: Any, bad: dict[str, Any], problem: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/runs.db"
+    with pytest.raises(WaitingForInput) as info:
+        Booking().kickoff(store=url)
+    run_id = info.value.run_id
+    before = asyncio.run(_status_and_count(url, run_id))
+
+    async def answer(value: Any) -> None:
+        store = await open_store(url)
+        try:
+            await record_answer(store, run_id, "Booking", value, definition=Booking())
+        finally:
+            await store.close()
+
+    with pytest.raises(InputError, match=problem):
+        asyncio.run(answer(bad))
+    assert asyncio.run(_status_and_count(url, run_id)) == before
+    asyncio.run(answer({"when": "2026-01-02T10:00:00", "room": "B"}))
+    assert Booking().resume(run_id, store=url) == "2026-01-02 in B"
+
+
+def test_a_stored_answer_the_model_rejects_asks_again(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/runs.db"
+    with pytest.raises(WaitingForInput) as info:
+        Booking().kickoff(store=url)
+    run_id = info.value.run_id
+
+    async def answer(value: Any) -> None:  # no definition: only the JSON schema is checked
+        store = await open_store(url)
+        try:
+            await record_answer(store, run_id, "Booking", value)
+        finally:
+            await store.close()
+
+    asyncio.run(answer({"when": "next tuesday", "room": "A"}))
+    with pytest.raises(WaitingForInput, match="When and where"):
+        Booking().resume(run_id, store=url)
+    assert asyncio.run(_status_and_count(url, run_id))[0] == "waiting"
+    with pytest.raises(WaitingForInput, match="When and where"):  # resumed again: still asks
+        Booking().resume(run_id, store=url)
+    assert (
+        Booking().respond(run_id, {"when": "2026-01-02T10:00:00", "room": "A"}, store=url)
+        == "2026-01-02 in A"
+    )
+    assert asyncio.run(_status_and_count(url, run_id))[0] == "completed"

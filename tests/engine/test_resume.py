@@ -279,3 +279,51 @@ def test_an_output_the_store_cannot_hold_fails_the_run_naming_it(tmp_path: Path)
 
     with pytest.raises(StoreError, match=r"output\.handle"):
         asyncio.run(go())
+
+
+def _flow_renamed_after_a_deploy() -> tuple[type[Flow], type[Flow]]:
+    class F(Flow):
+        @start()
+        def first(self) -> int:
+            return 1
+
+        @listen(first)
+        def summarise(self, x: int) -> int:
+            raise ValueError("not yet")
+
+    old = F
+
+    class F(Flow):  # type: ignore[no-redef]
+        @start()
+        def first(self) -> int:
+            return 1
+
+        @listen(first)
+        def summarize(self, x: int) -> int:
+            return x + 1
+
+    return old, F
+
+
+def test_resume_refuses_a_run_whose_steps_the_plan_no_longer_has(tmp_path: Path) -> None:
+    old, new = _flow_renamed_after_a_deploy()
+    url = f"sqlite:///{tmp_path}/runs.db"
+    flow = old()
+    with pytest.raises(ValueError, match="not yet"):
+        flow.kickoff(store=url)
+
+    async def stored() -> tuple[str, int]:
+        store = await open_store(url)
+        try:
+            record = await store.get_run(flow.run_id)
+            assert record is not None
+            return record.status, len(await store.read(flow.run_id))
+        finally:
+            await store.close()
+
+    before = asyncio.run(stored())
+    with pytest.raises(RunError, match="'summarise'") as raised:
+        new().resume(flow.run_id, store=url)
+    message = str(raised.value)
+    assert "plait runs fork" in message and "--from" in message
+    assert asyncio.run(stored()) == before

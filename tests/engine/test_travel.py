@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
-from plait import Flow, RunError, StoreError, listen, or_, router, start
+from plait import Flow, InputError, RunError, StoreError, listen, or_, router, start
 from plait.engine import MISSING, Checkpoint, checkpoints, diff, fork, open_store, state_at
 from plait.runtime import StepCompleted
 
@@ -270,3 +271,50 @@ def test_long_runs_store_periodic_snapshots_and_state_at_uses_them(tmp_path: Pat
     }
     with pytest.raises(RunError, match=r"checkpoints are 1, 4, 7, 11, 15, …, .* \(1203 in all\)"):
         asyncio.run(fork(Counter1200(), flow.run_id, snapshots[1].seq, store=url))
+
+
+class Typed(BaseModel):
+    n: int = 0
+    label: str = ""
+
+
+class TypedFlow(Flow[Typed]):
+    @start()
+    def one(self) -> int:
+        self.state.n = 1
+        return 1
+
+    @listen(one)
+    def two(self) -> int:
+        self.state.n += 1
+        return self.state.n
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n": "abc"}, r"state key 'n'.*expects int"),
+        ({"bogus": 1}, r"no state key 'bogus'.*fields are.*'n'.*'label'"),
+    ],
+)
+def test_a_fork_whose_edit_does_not_fit_the_state_model_stores_nothing(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    async def go() -> None:
+        url = _url(tmp_path)
+        flow = TypedFlow()
+        assert await flow.kickoff_async(store=url) == 2
+        run_id = flow.run_id
+        first = (await checkpoints(run_id, store=url))[1]
+        with pytest.raises(InputError, match=message):
+            await fork(TypedFlow(), run_id, first.seq, store=url, state_changes=changes)
+        store = await open_store(url)
+        try:
+            assert [r.run_id for r in await store.list_runs()] == [run_id]
+        finally:
+            await store.close()
+        new_id = await fork(TypedFlow(), run_id, first.seq, store=url, state_changes={"n": "7"})
+        again = TypedFlow()
+        assert await again.resume_async(new_id, store=url) == 8
+
+    asyncio.run(go())

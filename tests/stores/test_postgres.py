@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from plait.core import StoreError
-from plait.runtime import RunRecord, RunStarted, StepStarted, Store
+from plait.runtime import RunRecord, RunStarted, StateChanged, StepStarted, Store
 from plait.stores._postgres import PostgresStore
 from plait.stores._postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
@@ -274,3 +274,52 @@ def test_schema_version_1_migrates_on_open(schemas: list[str]) -> None:
     with psycopg.connect(URL) as conn:
         cur = conn.execute(sql.SQL("SELECT max(version) FROM {}.schema_version").format(ident))
         assert cur.fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_corrupted_run_is_that_runs_problem_and_hides_no_other(schemas: list[str]) -> None:
+    schema = fresh_schema(schemas)
+
+    async def main() -> None:
+        store = await PostgresStore.connect(URL, schema=schema)
+        try:
+            for n, run_id in enumerate(("good", "badjson", "badevent")):
+                await store.create_run(
+                    RunRecord(run_id=run_id, flow="f", created_at=1.0 + n, updated_at=1.0 + n)
+                )
+                await store.append(
+                    run_id,
+                    [
+                        RunStarted(run_id=run_id, seq=1, ts=1.0, flow="f"),
+                        StateChanged(run_id=run_id, seq=2, ts=2.0, step="s", changes={"a": 1}),
+                    ],
+                )
+            with psycopg.connect(URL, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("UPDATE {}.runs SET inputs_text = 'not json' WHERE run_id = %s").format(
+                        sql.Identifier(schema)
+                    ),
+                    ("badjson",),
+                )
+                body = '{"v": 2, "type": "StateChanged", "run_id": "badevent", "seq": 2, '
+                body += '"ts": 2.0, "step": "s", "changes": [1, 2]}'
+                conn.execute(
+                    sql.SQL("UPDATE {}.events SET body = %s WHERE run_id = %s AND seq = 2").format(
+                        sql.Identifier(schema)
+                    ),
+                    (body, "badevent"),
+                )
+            listed = {r.run_id: r for r in await store.list_runs()}
+            assert set(listed) == {"good", "badjson", "badevent"}
+            assert listed["good"].status == "running"
+            assert listed["badjson"].status == "corrupt"
+            assert "inputs" in listed["badjson"].error
+            with pytest.raises(StoreError, match="run badjson"):
+                await store.get_run("badjson")
+            with pytest.raises(StoreError, match=r"run badevent, event #2") as info:
+                await store.read("badevent")
+            assert "changes" in str(info.value)
+            assert len(await store.read("good")) == 2
+        finally:
+            await store.close()
+
+    asyncio.run(main())

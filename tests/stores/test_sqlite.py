@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from plait.core import StoreError
-from plait.runtime import Event, RunRecord, RunStarted, StepStarted, Store, dumps_event
+from plait.runtime import (
+    Event,
+    RunRecord,
+    RunStarted,
+    StateChanged,
+    StepStarted,
+    Store,
+    dumps_event,
+)
 from plait.stores import SqliteStore
 from plait.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
@@ -306,3 +314,61 @@ def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) ->
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("SELECT owner FROM runs").fetchone()[0] == "me"
     conn.close()
+
+
+def test_a_corrupted_run_is_that_runs_problem_and_hides_no_other(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "runs.db"
+
+    async def fill() -> None:
+        store = SqliteStore(path)
+        try:
+            for n, run_id in enumerate(("good", "badjson", "badtime", "badevent")):
+                await store.create_run(
+                    RunRecord(run_id=run_id, flow="f", created_at=1.0 + n, updated_at=1.0 + n)
+                )
+                await store.append(
+                    run_id,
+                    [
+                        RunStarted(run_id=run_id, seq=1, ts=1.0, flow="f"),
+                        StateChanged(run_id=run_id, seq=2, ts=2.0, step="s", changes={"a": 1}),
+                    ],
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE run_inputs SET inputs = 'not json' WHERE run_id = 'badjson'")
+        conn.execute("UPDATE runs SET created_at = 'yesterday' WHERE run_id = 'badtime'")
+        conn.execute(
+            "UPDATE events SET body = json_set(body, '$.changes', json('[1, 2]')) "
+            "WHERE run_id = 'badevent' AND seq = 2"
+        )
+
+    async def check() -> None:
+        store = SqliteStore(path)
+        try:
+            with caplog.at_level("WARNING", logger="plait"):
+                listed = {r.run_id: r for r in await store.list_runs()}
+            assert set(listed) == {"good", "badjson", "badtime", "badevent"}
+            assert listed["good"].status == "running"
+            assert listed["badevent"].status == "running"
+            for bad in ("badjson", "badtime"):
+                assert listed[bad].status == "corrupt"
+                assert "corrupted record" in listed[bad].error
+                assert f"run {bad} is corrupted" in caplog.text
+            assert "inputs" in listed["badjson"].error
+            assert "created_at" in listed["badtime"].error
+            for bad in ("badjson", "badtime"):
+                with pytest.raises(StoreError, match=f"run {bad}"):
+                    await store.get_run(bad)
+            with pytest.raises(StoreError, match="run badevent, event #2") as info:
+                await store.read("badevent")
+            assert "changes" in str(info.value)
+            assert len(await store.read("good")) == 2
+        finally:
+            await store.close()
+
+    asyncio.run(check())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -81,9 +82,16 @@ def respond(
         if record is None:
             raise _no_run(run_id, url)
         if no_resume:
+            # The definition, when it loads, checks the answer with the step's own type;
+            # without it the JSON schema does (the step asks again if its type refuses).
+            loaded: Any = None
+            with contextlib.suppress(Exception):
+                loaded = definition_for(target, record, allow)
             asked = _with_store(
                 url,
-                lambda s: record_answer(s, run_id, "", value, request=request, text=True),
+                lambda s: record_answer(
+                    s, run_id, "", value, request=request, text=True, definition=loaded
+                ),
             )
             console.print(
                 Text(f"✓ answered {asked.prompt!r} of run {run_id}; ", style="green").append(

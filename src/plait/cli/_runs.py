@@ -18,6 +18,7 @@ from rich.text import Text
 from plait.cli._errors import print_error, reported
 from plait.core import mask_url, parse_duration
 from plait.runtime import Event, RunCompleted, RunRecord, Store
+from plait.stores._values import CORRUPT
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ STATUS_STYLES = {
     "running": "cyan",
     "waiting": "yellow",
     "cancelled": "bright_black",
+    CORRUPT: "bold red",
 }
 
 
@@ -156,13 +158,14 @@ def list_(
     table.add_column("error", overflow="fold")
     now = time.time()
     for r in records:
+        corrupt = r.status == CORRUPT  # a row the store cannot read: say what is wrong
         table.add_row(
             Text(r.run_id),
             Text(r.flow),
             Text(_status(r, now), style=STATUS_STYLES.get(r.status, "")),
-            _when(r.created_at),
-            _when(r.updated_at),
-            Text(_short(_first_line(r.error)), style="red"),
+            "?" if corrupt else _when(r.created_at),
+            "?" if corrupt else _when(r.updated_at),
+            Text(r.error if corrupt else _short(_first_line(r.error)), style="red"),
         )
     if not records:
         console.print(Text(f"no runs in {mask_url(url)}", style="bright_black"))

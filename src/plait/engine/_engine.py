@@ -26,9 +26,16 @@ from plait.runtime import (
     DURABILITY,
     Event,
     Executor,
+    InputReceived,
+    InputRequested,
+    ItemCompleted,
     Lease,
+    RouteTaken,
     RunLoop,
     RunStarted,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
     Store,
     TriggerIndex,
     ask_in_step,
@@ -123,7 +130,46 @@ async def _stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
             f"the stored log of run {run_id} does not begin with RunStarted (truncated or "
             "corrupted); it cannot be resumed, and nothing was changed"
         )
+    _check_plan_drift(events, run_id, plan)
     return events
+
+
+# Events a step of the plan records; others may name pseudo-steps (a fork's "fork").
+_STEP_EVENTS = (
+    StepStarted,
+    StepCompleted,
+    StepFailed,
+    RouteTaken,
+    ItemCompleted,
+    InputRequested,
+    InputReceived,
+)
+
+
+def _check_plan_drift(events: list[Event], run_id: str, plan: Plan) -> None:
+    """The stored log names no step the current plan lacks (a deploy renamed or removed
+    one): resuming such a run would fail midway, so refuse before anything changes."""
+    known = set(plan.step_names)
+    missing = sorted(
+        {
+            step
+            for event in events
+            if isinstance(event, _STEP_EVENTS) and (step := event.step) not in known
+        }
+    )
+    if not missing:
+        return
+    names = ", ".join(map(repr, missing))
+    raise RunError(
+        f"run {run_id} of {plan.name!r} cannot be resumed: its stored log names "
+        f"step{'s' if len(missing) > 1 else ''} {names}, which the current "
+        f"{plan.kind} no longer has (renamed or removed since the run started). Nothing "
+        f"was changed. To go on, fork it into a new run from a checkpoint (plait runs checkpoints "
+        f"{run_id}, then plait runs fork {run_id} SEQ) or rerun it from a step the plan "
+        f"has (plait runs rerun {run_id} --from STEP)",
+        flow=plan.name,
+        run_id=run_id,
+    )
 
 
 async def _new_run_id(store: Store, run_id: str, plan: Plan, own_store: bool) -> None:
@@ -291,7 +337,15 @@ class Engine:
         own_store = store is None or isinstance(store, str)
         the_store: Store = await open_store(store)
         try:
-            await record_answer(the_store, run_id, plan.name, value, request=request, text=text)
+            await record_answer(
+                the_store,
+                run_id,
+                plan.name,
+                value,
+                request=request,
+                text=text,
+                definition=definition,
+            )
             if not resume:
                 return None
             return await self.resume(definition, run_id, store=the_store, **options)

@@ -4,15 +4,23 @@ The answer is checked against the JSON schema the step asked with (the schema is
 log, so no code is needed to check it) and appended to the run's log as
 ``InputReceived`` — after the last stored event, so of two answers racing for one request
 exactly one is stored. Nothing is stored when any check fails.
+
+With the flow's definition at hand, the answer is also validated with the type the step's
+``ask(schema=...)`` names (found among the names the step's code refers to, by its JSON
+schema), so an answer that fits the JSON schema but not the model's own validation (a
+datetime field, a ``field_validator``) is refused before it is stored. Without it, such an
+answer is stored, and the step asks again when it runs (see ``plait.runtime._input``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import time
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from plait.core import InputError, RunError, StoreError
@@ -80,6 +88,58 @@ def _fit(run_id: str, ask: InputRequested, value: Any, text: bool) -> Any:
     )
 
 
+def _step_types(definition: Any, step: str) -> list[Any]:
+    """The classes that step ``step``'s code refers to by name (globals and closure)."""
+    steps = getattr(definition, "__plait_steps__", None) or getattr(
+        type(definition), "__plait_steps__", {}
+    )
+    spec = steps.get(step) if isinstance(steps, dict) else None
+    fn = getattr(spec, "fn", None)
+    if fn is None:
+        return []
+    try:
+        names = inspect.getclosurevars(inspect.unwrap(fn))
+    except (TypeError, ValueError):
+        return []
+    found = [*names.nonlocals.values(), *names.globals.values()]
+    return [t for t in found if isinstance(t, type) and t.__module__ != "builtins"]
+
+
+def _answer_type(definition: Any, ask: InputRequested) -> Any:
+    """The type step ``ask.step`` asked with: the one class its code refers to whose JSON
+    schema is the request's, else ``None`` (none, or more than one, matches)."""
+    if definition is None or not ask.schema:
+        return None
+    matches = []
+    for candidate in _step_types(definition, ask.step):
+        try:
+            schema = TypeAdapter(candidate).json_schema()
+        except Exception:
+            continue
+        if schema == ask.schema:
+            matches.append(candidate)
+    return matches[0] if len(matches) == 1 else None
+
+
+def _check_type(run_id: str, ask: InputRequested, answer: Any, kind: Any) -> None:
+    """An InputError when the step's type ``kind`` rejects ``answer`` (as ``ask()`` would
+    when the step runs)."""
+    if kind is None:
+        return
+    try:
+        TypeAdapter(kind).validate_python(answer)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in err['loc']) or 'the value'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InputError(
+            f"run {run_id}: the answer to {ask.prompt!r} does not fit "
+            f"{getattr(kind, '__name__', repr(kind))}, the schema step {ask.step!r} asks "
+            f"with: {problems}. Nothing was stored; answer again"
+        ) from None
+
+
 async def record_answer(
     store: Store,
     run_id: str,
@@ -88,8 +148,12 @@ async def record_answer(
     *,
     request: str | None = None,
     text: bool = False,
+    definition: Any = None,
 ) -> InputRequested:
-    """Store the answer to one open request of waiting run ``run_id``; return the request."""
+    """Store the answer to one open request of waiting run ``run_id``; return the request.
+
+    ``definition`` (the flow or workflow, when at hand) lets the answer be validated with
+    the type the step asked with, not only with its JSON schema."""
     record = await store.get_run(run_id)
     if record is None:
         raise RunError(
@@ -121,6 +185,7 @@ async def record_answer(
         )
     ask = _choose(run_id, asks, request)
     answer = _fit(run_id, ask, value, text)
+    _check_type(run_id, ask, answer, _answer_type(definition, ask))
     event = InputReceived(
         run_id=run_id,
         seq=events[-1].seq + 1,

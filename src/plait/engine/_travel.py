@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from plait.core import RunError, StoreError, new_run_id
+from plait.core import InputError, RunError, StoreError, new_run_id
 from plait.engine._backends import open_store
 from plait.plan import Plan, compile
 from plait.runtime import (
@@ -221,10 +221,65 @@ async def fork(
                 kept.append(event)
             break
         extra = {} if not state_changes else dict(state_changes)
+        if extra:
+            extra = _fitting(definition, plan.name, run_id, _state(kept, kept[-1].seq), extra)
         return await _copy_run(the_store, record, kept, extra)
     finally:
         if own:
             await the_store.close()
+
+
+def _state_model(definition: Any) -> Any:
+    """The pydantic model of ``definition``'s state, or ``None`` (a dict state)."""
+    typed = getattr(definition, "_state_type_now", None)
+    model = typed() if callable(typed) else getattr(definition, "__plait_state_type__", None)
+    if not isinstance(model, type) or not hasattr(model, "model_validate"):
+        return None
+    return model
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
+def _fitting(
+    definition: Any, flow: str, run_id: str, state: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """``changes`` as the state model holds them (``"7"`` for an int field: ``7``), or an
+    InputError naming the key and the type it expects, when the state ``changes`` make
+    of ``state`` is not one the flow's state model accepts. A dict state takes anything."""
+    model = _state_model(definition)
+    if model is None:
+        return changes
+    from pydantic import ValidationError
+
+    fields = model.model_fields
+    if model.model_config.get("extra") != "allow":
+        unknown = [k for k in changes if k not in fields and k != "id"]
+        if unknown:
+            raise InputError(
+                f"fork of run {run_id} of {flow!r}: the state model {model.__name__} has no "
+                f"state key {', '.join(repr(k) for k in unknown)}; its fields are "
+                f"{', '.join(repr(f) for f in fields)}. Nothing was stored"
+            )
+    try:
+        fitted = model.model_validate({**state, **changes})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            field = fields.get(key)
+            expects = f" expects {_type_name(field.annotation)}" if field is not None else ""
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(f"state key {where!r}{expects}, got {err.get('input')!r}: {err['msg']}")
+        raise InputError(
+            f"fork of run {run_id} of {flow!r}: the edited state does not fit the state "
+            f"model {model.__name__}: {'; '.join(problems)}. Nothing was stored"
+        ) from None
+    held = fitted.model_dump(mode="json")
+    return {k: held.get(k, v) for k, v in changes.items()}
 
 
 async def _record_of(store: Store, run_id: str, flow: str) -> RunRecord:

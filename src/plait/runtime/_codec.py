@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from plait.core import StoreError
@@ -160,10 +160,49 @@ def decode_event(data: dict[str, Any], run_inputs: Mapping[str, Any] | None = No
             kwargs[name] = tuple(kwargs[name])
     if cls is RunStarted:
         _restore_inputs(data, kwargs, run_inputs)
+    _check_types(cls, kwargs)
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise StoreError(f"stored {cls.__name__} event is incomplete: {exc}") from None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_TYPE_CHECKS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", _is_number),
+    "float | None": ("a number or null", lambda v: v is None or _is_number(v)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "dict[str, Any]": ("an object", lambda v: isinstance(v, Mapping)),
+    "tuple[str, ...]": (
+        "a list of strings",
+        lambda v: isinstance(v, tuple) and all(isinstance(x, str) for x in v),
+    ),
+}
+
+_FIELD_CHECKS: dict[type, tuple[tuple[str, str, Callable[[object], bool]], ...]] = {}
+
+
+def _check_types(cls: type, kwargs: Mapping[str, Any]) -> None:
+    """StoreError when a stored field holds a value of the wrong kind (a corrupted row):
+    it would otherwise fail far from the store, as a TypeError while replaying."""
+    checks = _FIELD_CHECKS.get(cls)
+    if checks is None:
+        checks = _FIELD_CHECKS[cls] = tuple(
+            (f.name, *_TYPE_CHECKS[str(f.type)])
+            for f in dataclasses.fields(cls)
+            if str(f.type) in _TYPE_CHECKS
+        )
+    for name, kind, ok in checks:
+        if name in kwargs and not ok(kwargs[name]):
+            raise StoreError(
+                f"stored {cls.__name__} event has field {name!r} of type "
+                f"{type(kwargs[name]).__name__}, not {kind} (corrupted log?)"
+            )
 
 
 def _restore_inputs(

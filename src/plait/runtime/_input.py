@@ -81,8 +81,14 @@ def _next_key(ctx: StepContext, prompt: str, timeout: float | None) -> int:
     return ctx.asks
 
 
-def _stored(ctx: StepContext, key: int, prompt: str, schema: Any, default: Any) -> tuple[bool, Any]:
-    """(True, the answer) when the run holds one for this ``ask``, else (False, None)."""
+def _stored(
+    ctx: StepContext, key: int, prompt: str, schema: Any, timeout: float | None, default: Any
+) -> tuple[bool, Any]:
+    """(True, the answer) when the run holds one for this ``ask``, else (False, None).
+
+    A stored answer that ``schema`` rejects (it fit the JSON schema, but not the model's
+    own validation, or the code changed) is not this step's answer: the step asks again
+    (:class:`InputNeeded`), so a corrected answer can be given, rather than failing."""
     answer = ctx.loop.view.answers.get((ctx.step, ctx.invocation, key))
     if answer is None:
         return False, None
@@ -107,14 +113,25 @@ def _stored(ctx: StepContext, key: int, prompt: str, schema: Any, default: Any) 
     try:
         return True, _adapter_for(schema).validate_python(value)
     except ValidationError as exc:
-        raise StepError(
-            f"flow {ctx.flow!r}, run {ctx.run_id}: the stored answer to {prompt!r} does not "
-            f"fit the schema step {ctx.step!r} asks for now (did the code change?): {exc}",
-            flow=ctx.flow,
-            run_id=ctx.run_id,
-            step=ctx.step,
-            attempt=ctx.attempt,
-        ) from exc
+        if answer.timed_out:  # the step's own default does not fit: a bug in the step
+            raise StepError(
+                f"flow {ctx.flow!r}, run {ctx.run_id}: the default answer to {prompt!r} "
+                f"does not fit the schema step {ctx.step!r} asks with: {exc}",
+                flow=ctx.flow,
+                run_id=ctx.run_id,
+                step=ctx.step,
+                attempt=ctx.attempt,
+            ) from exc
+        log.warning(
+            "flow %r, run %s: the stored answer to %r does not fit the schema step %r asks "
+            "with; it asks again: %s",
+            ctx.flow,
+            ctx.run_id,
+            prompt,
+            ctx.step,
+            exc,
+        )
+        raise InputNeeded(key, prompt, json_schema(schema), timeout, default) from None
 
 
 async def ask(
@@ -128,7 +145,7 @@ async def ask(
     """The answer to ``prompt`` (validated into ``schema``): stored in the run, else from
     the flow's input provider (recorded), else stop the step to wait."""
     key = _next_key(ctx, prompt, timeout)
-    found, value = _stored(ctx, key, prompt, schema, default)
+    found, value = _stored(ctx, key, prompt, schema, timeout, default)
     if found:
         return value
     provider = provider_of(ctx.loop.owner)
@@ -152,7 +169,7 @@ def ask_blocking(
     """:func:`ask` for a ``def`` step: returns the answer, or raises :class:`InputNeeded`
     in the step's thread to wait for one."""
     key = _next_key(ctx, prompt, timeout)
-    found, value = _stored(ctx, key, prompt, schema, default)
+    found, value = _stored(ctx, key, prompt, schema, timeout, default)
     if found:
         return value
     provider = provider_of(ctx.loop.owner)

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Self
 
 from plait.core import StoreError, require_extra
@@ -48,7 +49,9 @@ from plait.stores._values import (  # noqa: E402
     dumps_value,
     expires_at,
     is_live,
+    listed_record,
     loads_value,
+    read_record,
 )
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -300,7 +303,7 @@ class PostgresStore:
         async with self._connection(f"reading run {run_id}") as conn:
             cur = await conn.execute(self._q["get"], (run_id,))
             row = await cur.fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else read_record(self._where, row[0], lambda: _record(row))
 
     async def list_runs(
         self,
@@ -315,7 +318,7 @@ class PostgresStore:
         async with self._connection("listing runs") as conn:
             cur = await conn.execute(self._q["list"], {**params, "limit": limit})
             rows = await cur.fetchall()
-        return [_record(row) for row in rows]
+        return [listed_record(self._where, row[0], row[1], partial(_record, row)) for row in rows]
 
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
         async with self._connection(f"reading the events of run {run_id}") as conn:
@@ -331,6 +334,10 @@ class PostgresStore:
             record = await self.get_run(run_id)
             inputs = None if record is None else record.inputs
         return [self._decode(run_id, seq, data, inputs) for seq, data in parsed]
+
+    @property
+    def _where(self) -> str:
+        return f"PostgreSQL schema {self._schema!r}"
 
     def _parse(self, run_id: str, seq: int, body: str) -> dict[str, Any]:
         try:

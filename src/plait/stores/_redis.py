@@ -39,6 +39,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,7 +64,13 @@ from plait.stores._redis_records import (
     lua_float,
 )
 from plait.stores._redis_scripts import ACQUIRE, APPEND, CREATE, PRUNE, RELEASE, SET_STATUS
-from plait.stores._values import FreshInputs, check_lease, expires_at
+from plait.stores._values import (
+    FreshInputs,
+    check_lease,
+    expires_at,
+    listed_record,
+    read_record,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -201,7 +208,9 @@ class RedisStore:
         with self._guard(f"read run {run_id}"):
             raw = await self._client.hgetall(self._run_key(run_id))
         fields = cast("dict[str, str]", raw)  # decode_responses=True: keys and values are str
-        return decode_record(run_id, fields) if fields else None
+        if not fields:
+            return None
+        return read_record("Redis", run_id, lambda: decode_record(run_id, fields))
 
     async def list_runs(
         self,
@@ -234,7 +243,12 @@ class RedisStore:
             for run_id, fields in zip(ids, rows, strict=True):
                 if not fields:  # deleted since the index was read
                     continue
-                record = decode_record(run_id, fields)
+                record = listed_record(
+                    "Redis",
+                    run_id,
+                    fields.get("flow"),
+                    partial(decode_record, run_id, fields),
+                )
                 if (flow is None or record.flow == flow) and (
                     status is None or record.status == status
                 ):
@@ -265,7 +279,7 @@ class RedisStore:
         for seq, data in parsed:
             try:
                 events.append(decode_event(data, inputs))
-            except StoreError as exc:
+            except (StoreError, TypeError, ValueError) as exc:
                 raise self._unreadable(run_id, seq, exc) from None
         return events
 

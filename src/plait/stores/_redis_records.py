@@ -70,10 +70,9 @@ def decode_record(run_id: str, fields: Mapping[str, str]) -> RunRecord:
             owner=fields.get("owner", ""),
             lease_until=float(fields.get("lease_until", "0")),
         )
-    except (KeyError, ValueError, RecursionError) as exc:
-        raise StoreError(
-            f"the record of run {run_id} in Redis is corrupted ({exc!r}); delete the run"
-        ) from None
+    except (KeyError, ValueError, TypeError, RecursionError) as exc:
+        # Callers name the run and the store (see plait.stores._values.read_record).
+        raise StoreError(f"a field cannot be read: {exc!r}") from None
 
 
 def encode_cache_entry(key: str, value: Any, now: float, expiry: float | None) -> str:

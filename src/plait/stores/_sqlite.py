@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,7 +47,9 @@ from plait.stores._values import (
     dumps_value,
     expires_at,
     is_live,
+    listed_record,
     loads_value,
+    read_record,
 )
 
 T = TypeVar("T")
@@ -237,7 +240,7 @@ class SqliteStore:
             return row
 
         row = await self._call(select)
-        return None if row is None else _record(row)
+        return None if row is None else read_record(str(self.path), row[0], lambda: _record(row))
 
     async def list_runs(
         self,
@@ -267,7 +270,11 @@ class SqliteStore:
         def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return conn.execute(sql, (*params, limit)).fetchall()
 
-        return [_record(row) for row in await self._call(select)]
+        name = str(self.path)
+        return [
+            listed_record(name, row[0], row[1], partial(_record, row))
+            for row in await self._call(select)
+        ]
 
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
         def select(conn: sqlite3.Connection) -> list[tuple[int, str]]:
@@ -297,7 +304,7 @@ class SqliteStore:
         for seq, data in parsed:
             try:
                 event = decode_event(data, inputs)
-            except StoreError as exc:
+            except (StoreError, TypeError, ValueError) as exc:
                 raise StoreError(f"{self.path}: run {run_id}, event #{seq}: {exc}") from None
             if event.run_id != run_id or event.seq != seq:
                 raise StoreError(

@@ -9,18 +9,85 @@ by plait before format 2), so old rows still read.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from plait.core import StoreError
 from plait.runtime import (
     VALUE_FORMAT,
     Event,
+    RunRecord,
     RunStarted,
     same_inputs,
     value_from_text,
     value_to_text,
 )
+
+log = logging.getLogger("plait")
+
+CORRUPT = "corrupt"
+"""The status ``list_runs`` gives a run whose stored record cannot be read; its
+``error`` says what is wrong (see :func:`listed_record`)."""
+
+_FIELD_KINDS: tuple[tuple[str, str, Callable[[object], bool]], ...] = (
+    ("flow", "a string", lambda v: isinstance(v, str)),
+    ("status", "a string", lambda v: isinstance(v, str)),
+    ("created_at", "a number", lambda v: _is_number(v)),
+    ("updated_at", "a number", lambda v: _is_number(v)),
+    ("inputs", "a mapping", lambda v: isinstance(v, dict)),
+    ("plan", "a mapping or null", lambda v: v is None or isinstance(v, dict)),
+    ("error", "a string", lambda v: isinstance(v, str)),
+    ("owner", "a string", lambda v: isinstance(v, str)),
+    ("lease_until", "a number", lambda v: _is_number(v)),
+)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _problem(build: Callable[[], RunRecord]) -> tuple[RunRecord | None, str]:
+    """The record ``build`` reads, checked field by field, or what is wrong with it."""
+    try:
+        record = build()
+        for name, kind, ok in _FIELD_KINDS:
+            value = getattr(record, name)
+            if not ok(value):
+                return None, f"its {name} is {value!r}, not {kind}"
+    except (StoreError, TypeError, ValueError, KeyError, RecursionError) as exc:
+        return None, str(exc) or repr(exc)
+    return record, ""
+
+
+def read_record(where: str, run_id: object, build: Callable[[], RunRecord]) -> RunRecord:
+    """The record ``build`` reads from a stored row, checked field by field; StoreError
+    naming ``where`` (the store) and the run when the row is corrupted."""
+    record, problem = _problem(build)
+    if record is None:
+        raise StoreError(
+            f"{where}: the record of run {run_id} is corrupted ({problem}); fix or delete that run"
+        )
+    return record
+
+
+def listed_record(
+    where: str, run_id: object, flow: object, build: Callable[[], RunRecord]
+) -> RunRecord:
+    """What ``list_runs`` shows of a stored row: its record, or, when the row is
+    corrupted, a record with status :data:`CORRUPT` whose ``error`` says what is wrong, so
+    that one bad run neither hides the others nor fails the listing (a warning names it)."""
+    record, problem = _problem(build)
+    if record is not None:
+        return record
+    log.warning("plait: %s: the record of run %s is corrupted (%s)", where, run_id, problem)
+    return RunRecord(
+        run_id=str(run_id),
+        flow=flow if isinstance(flow, str) else "?",
+        status=CORRUPT,
+        error=f"corrupted record: {problem}",
+    )
 
 
 def dumps_value(key: str, value: Any) -> str:
