@@ -18,7 +18,7 @@ from rich.text import Text
 from plait.cli._errors import print_error, reported
 from plait.core import mask_url, parse_duration
 from plait.runtime import Event, RunCompleted, RunRecord, Store
-from plait.stores._values import CORRUPT
+from plait.stores import CORRUPT
 
 T = TypeVar("T")
 

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from plait.stores._memory import MemoryStore
 from plait.stores._sqlite import SqliteStore
+from plait.stores._values import CORRUPT
 
 __all__ = [
+    "CORRUPT",
     "MemoryStore",
     "PostgresSharedState",
     "PostgresStore",
