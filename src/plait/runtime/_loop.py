@@ -17,24 +17,19 @@ from typing import Any
 from plait.core import (
     LoopLimitError,
     RunError,
-    StoreError,
 )
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
 from plait.runtime._context import StepContext
+from plait.runtime._ending import Ending
 from plait.runtime._events import (
     Event,
     EventEmitted,
     InputReceived,
-    RunCancelled,
-    RunCompleted,
-    RunFailed,
     RunResumed,
     RunStarted,
-    RunWaiting,
     StepStarted,
 )
-from plait.runtime._input import waiting_error
 from plait.runtime._lease import Lease
 from plait.runtime._map import map_items
 from plait.runtime._recorder import Listener
@@ -49,7 +44,7 @@ _YIELD_EVERY = 64
 """Steps a worker runs back to back before letting other tasks in."""
 
 
-class RunLoop(Stepping):
+class RunLoop(Ending, Stepping):
     """Runs one plan once. ``await run(inputs)`` returns the run's output or raises."""
 
     def __init__(
@@ -251,16 +246,6 @@ class RunLoop(Stepping):
             await self._stop_tasks()
             await self._release()
 
-    async def _cancelled(self) -> None:
-        """The caller cancelled the run: record it, so the log says how it ended."""
-        if self._finished:
-            return
-        self._finished = True
-        self.record(self.new(RunCancelled, reason="cancelled"))
-        self._closed = True
-        await self.flush()
-        await self.store.set_status(self.run_id, "cancelled")
-
     async def _stop_tasks(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
@@ -334,84 +319,6 @@ class RunLoop(Stepping):
             ran += 1
             if ran % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-
-    async def _complete(self, output: Any) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        self.record(
-            self.new(RunCompleted, output=output, duration=time.perf_counter() - self._started)
-        )
-        self._closed = True
-        problem = await self._flush_last()
-        if problem is not None:  # the run did its work, but its log is not all stored
-            await self._end_status("failed", str(problem), problem)
-            return
-        if await self._end_status("completed") and not self._done.done():
-            self._done.set_result(output)
-
-    async def _wait(self) -> None:
-        """Stop the run until a person answers: it ends here as ``waiting``, resumable."""
-        if self._finished:
-            return
-        self._finished = True
-        view = self.view
-        self.record(self.new(RunWaiting, steps=tuple(step for step, _ in view.waiting)))
-        self._closed = True
-        problem = await self._flush_last()
-        if problem is not None:
-            await self._end_status("failed", str(problem), problem)
-            return
-        if await self._end_status("waiting") and not self._done.done():
-            asks = sorted(view.asks.values(), key=lambda a: a.seq)
-            self._done.set_exception(waiting_error(self.plan.name, self.run_id, asks))
-
-    async def _end_status(
-        self, status: str, error: str = "", raised: BaseException | None = None
-    ) -> bool:
-        """Store how the run ended and settle ``_done`` with ``raised`` (if any). When the
-        store cannot take the status, the run's caller gets a StoreError at once (its
-        lease is given back when the run returns, so no heartbeat keeps it looking alive
-        and a worker can take it over). False when the status could not be stored."""
-        try:
-            await self.store.set_status(self.run_id, status, error=error)
-        except Exception as exc:
-            failure = StoreError(
-                f"flow {self.plan.name!r}: could not store the end of run {self.run_id} "
-                f"(status {status!r}): {exc}; its log is stored, so resume it or let "
-                "plait worker finish it"
-                + (f" (the run had failed: {error})" if raised is not None else "")
-            )
-            failure.__cause__ = exc
-            if not self._done.done():
-                self._done.set_exception(failure)
-            return False
-        if raised is not None and not self._done.done():
-            self._done.set_exception(raised)
-        return True
-
-    async def _flush_last(self) -> BaseException | None:
-        """Store the run's last events; return the store's error instead of raising it."""
-        try:
-            await self.flush()
-        except Exception as exc:
-            return exc
-        return None
-
-    async def _fail(self, error: BaseException, step: str) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        self.record(
-            self.new(RunFailed, error=str(error), error_type=type(error).__name__, step=step)
-        )
-        self._closed = True
-        await self._flush_last()  # a store error here is already the run's error, or lesser
-        await self._end_status("failed", str(error), error)
-        main = self._main
-        if self._inline and main is not None and asyncio.current_task() is not main:
-            self._interrupted = True  # stop the step run() is running itself
-            main.cancel()
 
     # -- inside steps ------------------------------------------------------------
 
