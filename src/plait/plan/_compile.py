@@ -30,7 +30,7 @@ from plait.define import (
     state_fields,
     task_params,
 )
-from plait.plan._graph import check_dag, check_graph
+from plait.plan._checks import check_dag, check_graph
 from plait.plan._model import Plan, PlanStep
 from plait.plan._source import router_labels, state_writes
 
