@@ -1,61 +1,54 @@
 """Choose a store by URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://…``,
-``redis://…`` (or ``$PLAIT_STORE``). Drivers load only when their URL is used.
+``redis://…`` (or ``$PLAIT_STORE``), or any scheme another package registers (see
+:mod:`plait.engine._schemes`). Drivers load only when their URL is used.
 
 Retention: ``?retention=30d`` on any store URL (or ``$PLAIT_RETENTION``) deletes finished
 runs (completed, failed, cancelled) last updated longer ago than that, with their events,
 when a process first opens the store, and again at most once an hour. Running and waiting
 runs are never deleted.
 
-URLs are parsed as URLs: plait takes out its own options (``retention``, and ``schema``
-for PostgreSQL, ``prefix`` for Redis) and hands the driver every other one exactly as
-written (``?options=-c%20statement_timeout%3D5000``, ``?application_name=a%26b``). A URL
-that does not parse, an option PostgreSQL's driver does not know, and any option on
-``sqlite:///`` or ``memory://`` are refused with a :class:`~plait.core.StoreError`;
-percent-encode ``?``, ``#`` and ``%`` in a SQLite file name and in passwords. Messages
-show the URL with its password masked (:func:`~plait.core.mask_url`).
+URLs are parsed as URLs: plait takes out its own options (``retention``, and those the
+scheme declares: ``schema`` for PostgreSQL, ``prefix`` for Redis) and hands the driver
+every other one exactly as written (``?options=-c%20statement_timeout%3D5000``,
+``?application_name=a%26b``). A URL that does not parse, an option PostgreSQL's driver
+does not know, and any option on ``sqlite:///`` or ``memory://`` are refused with a
+:class:`~plait.core.StoreError`; percent-encode ``?``, ``#`` and ``%`` in a SQLite file
+name and in passwords. Messages show the URL with its password masked
+(:func:`~plait.core.mask_url`).
+
+:func:`owned_store` opens a URL for the length of a ``with`` block and closes it after;
+a store object passed in is used as is and left open.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from plait import stores
 from plait.core import PlaitError, StoreError, mask_secrets, mask_url, parse_duration
+from plait.engine._schemes import examples, find_scheme, register_store_scheme
 from plait.runtime import Store
 from plait.stores import MemoryStore, SqliteStore
 
-SCHEMES = "memory://, sqlite:///path.db, postgresql://user@host/db, redis://host:6379/0"
 RETENTION_EVERY = 3600.0
 """Seconds between two retention passes over one store in one process."""
 
 log = logging.getLogger("plait")
 _last_pass: dict[str, float] = {}
 
-_KINDS = {
-    "memory": "memory",
-    "sqlite": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-    "redis": "redis",
-    "rediss": "redis",
-}
-_OWN_OPTIONS = {
-    "memory": ("retention",),
-    "sqlite": ("retention",),
-    "postgresql": ("retention", "schema"),
-    "redis": ("retention", "prefix"),
-}
-"""The query options plait reads itself; a backend gets every other one as written."""
-
 
 @dataclass(frozen=True, slots=True)
 class StoreURL:
-    """A store URL taken apart: ``rest`` is the URL the backend gets (plait's own options
-    removed, everything else exactly as written) and ``options`` plait's own, decoded."""
+    """A store URL taken apart: ``kind`` is its scheme (lowercase), ``rest`` the URL the
+    backend gets (plait's own options removed, everything else exactly as written) and
+    ``options`` plait's own and those the scheme declares, decoded."""
 
     kind: str
     url: str
@@ -70,7 +63,7 @@ def parse_store_url(url: str) -> StoreURL:
     if "://" not in url:
         if url.strip().lower() == "memory":
             return StoreURL("memory", url, "memory://")
-        raise StoreError(f"unknown store URL {shown!r}: use one of {SCHEMES}")
+        raise StoreError(f"unknown store URL {shown!r}: use one of {examples()}")
     try:
         parts = urlsplit(url)
         _ = parts.port  # a port that is not a number in 0-65535 raises here
@@ -78,16 +71,16 @@ def parse_store_url(url: str) -> StoreURL:
         raise StoreError(
             f"store URL {shown!r} is not a valid URL ({exc}); percent-encode special "
             f"characters in the user name and password (@ as %40, / as %2F), and write it "
-            f"as one of {SCHEMES}"
+            f"as one of {examples()}"
         ) from None
-    kind = _KINDS.get(parts.scheme.lower())
-    if kind is None:
-        raise StoreError(f"unknown store URL {shown!r}: use one of {SCHEMES}")
+    kind = parts.scheme.lower()
+    scheme = find_scheme(kind, shown)
     if parts.fragment or url.endswith("#"):
         raise StoreError(
             f"store URL {shown!r} has a #fragment, which no store reads; percent-encode a "
             "# in a password as %23"
         )
+    own = ("retention", *scheme.options)
     base = url.partition("#")[0].partition("?")[0]
     kept: list[str] = []
     options: dict[str, str] = {}
@@ -96,7 +89,7 @@ def parse_store_url(url: str) -> StoreURL:
             continue
         raw_name, _, raw_value = pair.partition("=")
         name = unquote(raw_name)
-        if name in _OWN_OPTIONS[kind]:
+        if name in own:
             options[name] = unquote(raw_value)
         else:
             kept.append(pair)  # as written: the backend decodes it
@@ -135,22 +128,55 @@ async def _retain(store: Store, url: str, seconds: float) -> None:
 
 
 async def _open(where: StoreURL) -> Store:
-    if where.kind == "memory":
-        _no_options(where, "memory://")
-        parts = urlsplit(where.rest)
-        if parts.netloc or parts.path:
-            raise StoreError(
-                f"store URL {mask_url(where.url)!r}: an in-memory store has no host or "
-                "path; write memory://"
-            )
-        return MemoryStore()
-    if where.kind == "sqlite":
-        return SqliteStore(_sqlite_path(where))
-    if where.kind == "postgresql":
-        _check_postgres(where)
-        return await stores.PostgresStore.connect(
-            where.rest, schema=where.options.get("schema") or "plait"
+    opened = find_scheme(where.kind, mask_url(where.url)).open(where)
+    if inspect.isawaitable(opened):
+        opened = await opened
+    if not isinstance(opened, Store):
+        raise StoreError(
+            f"store URL {mask_url(where.url)!r}: the opener of scheme {where.kind!r} gave "
+            f"{type(opened).__name__}, which is not a store (plait.runtime.Store)"
         )
+    return opened
+
+
+@asynccontextmanager
+async def owned_store(store: Store | str | None) -> AsyncIterator[Store]:
+    """The store for ``store`` (as :func:`open_store` finds it) for the ``async with``
+    block. One it opened (from a URL, ``$PLAIT_STORE`` or the default) is closed when the
+    block ends; a store object passed in is left open."""
+    if store is not None and not isinstance(store, str):
+        yield store
+        return
+    opened = await open_store(store)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _open_memory(where: StoreURL) -> Store:
+    _no_options(where, "memory://")
+    parts = urlsplit(where.rest)
+    if parts.netloc or parts.path:
+        raise StoreError(
+            f"store URL {mask_url(where.url)!r}: an in-memory store has no host or "
+            "path; write memory://"
+        )
+    return MemoryStore()
+
+
+def _open_sqlite(where: StoreURL) -> Store:
+    return SqliteStore(_sqlite_path(where))
+
+
+async def _open_postgres(where: StoreURL) -> Store:
+    _check_postgres(where)
+    return await stores.PostgresStore.connect(
+        where.rest, schema=where.options.get("schema") or "plait"
+    )
+
+
+def _open_redis(where: StoreURL) -> Store:
     return stores.RedisStore(where.rest, prefix=where.options.get("prefix") or "plait")
 
 
@@ -194,3 +220,19 @@ def _check_postgres(where: StoreURL) -> None:
             "host:5432/db?option=value, percent-encoding special characters in values "
             "(& as %26, space as %20)"
         ) from None
+
+
+def _register_builtins() -> None:
+    """plait's own schemes (a dict entry each: nothing is imported or opened here)."""
+    register_store_scheme("memory", _open_memory, example="memory://", replace=True)
+    register_store_scheme("sqlite", _open_sqlite, example="sqlite:///path.db", replace=True)
+    pg = "postgresql://user@host/db"
+    for name in ("postgresql", "postgres"):
+        register_store_scheme(name, _open_postgres, options=("schema",), example=pg, replace=True)
+    for name in ("redis", "rediss"):
+        register_store_scheme(
+            name, _open_redis, options=("prefix",), example="redis://host:6379/0", replace=True
+        )
+
+
+_register_builtins()

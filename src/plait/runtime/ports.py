@@ -63,6 +63,15 @@ class Store(Protocol):
       awaiting anything when it can (True) and stores nothing otherwise (False), so that a
       durable step does not pay for a task and thread hand-offs (SQLite when idle).
     - ``read(run_id, after=n)`` returns the events with ``seq > n`` in order.
+    - Optional: ``tail(run_id, *, after_seq=0) -> AsyncIterator[Event]`` follows a run
+      live, from this process or another: it yields the events with ``seq > after_seq``
+      in ``seq`` order, each once, as they are stored, and ends once the run's status is
+      completed, failed or cancelled and every event stored before that status has been
+      yielded (a waiting run is followed on; cancel the iteration to stop). An unknown
+      or deleted run raises StoreError. Every built-in store has it (PostgreSQL:
+      LISTEN/NOTIFY; Redis: pub/sub; SQLite: polling from 5 ms backing off to 200 ms;
+      memory: wake-ups); :func:`plait.stores.tail` follows any store, polling one
+      without it (:mod:`plait.stores._tail`).
     - ``list_runs`` returns the newest runs first.
     - Unknown run ids: ``get_run`` returns None; the other calls raise StoreError.
     - ``prune`` deletes finished runs with their events and returns how many runs went.

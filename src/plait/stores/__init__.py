@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from plait.stores._memory import MemoryStore
 from plait.stores._sqlite import SqliteStore
+from plait.stores._tail import FINAL_STATUSES, tail
 from plait.stores._values import CORRUPT
 
 __all__ = [
     "CORRUPT",
+    "FINAL_STATUSES",
     "MemoryStore",
     "PostgresSharedState",
     "PostgresStore",
     "RedisSharedState",
     "RedisStore",
     "SqliteStore",
+    "tail",
 ]
 
 _LAZY = {

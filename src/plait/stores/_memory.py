@@ -7,15 +7,18 @@ runs in memory also runs on SQLite, PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from plait.core import StoreError
 from plait.runtime import CacheEntry, Event, RunRecord, check_events, to_json_value
 from plait.runtime.ports import PRUNABLE, select_prunable
 from plait.stores._order import check_order
+from plait.stores._tail import SAFETY_POLL_S, follow
 from plait.stores._values import check_lease, dumps_value, expires_at, is_live, loads_value
 
 
@@ -31,6 +34,8 @@ class MemoryStore:
         self._cache: dict[str, tuple[str, float, float | None]] = {}
         """key -> (JSON text, created_at, expires_at): values are copied, as in a durable
         store, so a cached result cannot change after it is put."""
+        self._tails: dict[str, set[asyncio.Event]] = {}
+        """run id -> the wake-ups of the tails following it (see :meth:`tail`)."""
 
     async def create_run(self, record: RunRecord) -> None:
         if record.run_id in self._runs:
@@ -47,6 +52,8 @@ class MemoryStore:
         check_order(run_id, log[-1].seq if log else 0, events)
         check_events(events)
         log.extend(events)
+        if self._tails:
+            self._wake(run_id)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         record = self._runs.get(run_id)
@@ -55,6 +62,8 @@ class MemoryStore:
         self._runs[run_id] = dataclasses.replace(
             record, status=status, error=error, updated_at=time.time()
         )
+        if self._tails:
+            self._wake(run_id)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return self._runs.get(run_id)
@@ -87,7 +96,37 @@ class MemoryStore:
 
     async def delete_run(self, run_id: str) -> bool:
         self._events.pop(run_id, None)
-        return self._runs.pop(run_id, None) is not None
+        found = self._runs.pop(run_id, None) is not None
+        if self._tails:
+            self._wake(run_id)
+        return found
+
+    async def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The run's events after ``after_seq`` as they are appended, until it ends (see
+        :mod:`plait.stores._tail`); woken by ``append`` and ``set_status``."""
+        woken = asyncio.Event()
+        self._tails.setdefault(run_id, set()).add(woken)
+
+        async def wait(timeout: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), timeout)
+            woken.clear()
+
+        try:
+            async for event in follow(
+                self, run_id, after_seq, wait=wait, first=SAFETY_POLL_S, most=SAFETY_POLL_S
+            ):
+                yield event
+        finally:
+            watchers = self._tails.get(run_id)
+            if watchers is not None:
+                watchers.discard(woken)
+                if not watchers:
+                    del self._tails[run_id]
+
+    def _wake(self, run_id: str) -> None:
+        for woken in self._tails.get(run_id, ()):
+            woken.set()
 
     async def prune(
         self,

@@ -43,6 +43,7 @@ from plait.runtime import (  # noqa: E402
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
+from plait.stores._postgres_tail import tail as _tail  # noqa: E402
 from plait.stores._values import (  # noqa: E402
     FreshInputs,
     check_lease,
@@ -359,6 +360,14 @@ class PostgresStore:
                 f"{where} holds event #{event.seq} of run {event.run_id} (corrupted log?)"
             )
         return event
+
+    def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The run's events after ``after_seq`` as any process appends them, until it
+        ends (see :mod:`plait.stores._tail`): LISTEN/NOTIFY on a connection of its own
+        (:mod:`plait.stores._postgres_tail`)."""
+        if self._pool is None:
+            raise StoreError("this PostgresStore is not open; await store.open() first")
+        return _tail(self, self._url, self._schema, run_id, after_seq, self._timeout)
 
     async def delete_run(self, run_id: str) -> bool:
         self._fresh.forget(run_id)

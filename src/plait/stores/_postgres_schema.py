@@ -63,6 +63,37 @@ MIGRATIONS: list[list[str]] = [
         " ADD COLUMN inputs_text TEXT, ALTER COLUMN inputs DROP NOT NULL",
         "ALTER TABLE {s}.cache ADD COLUMN format INTEGER NOT NULL DEFAULT 1",
     ],
+    # 4: followers (Store.tail) hear of a run's new events and status changes: a NOTIFY
+    # on the channel 'tail:{schema}' (cut to 63 bytes) whose payload is the run id only
+    # (payloads are limited to 8000 bytes; the follower reads the rest). Only for runs
+    # someone follows (a row in followers: the run and the backend pid of the
+    # follower's connection), since a NOTIFY serialises commits: appends to runs nobody
+    # follows pay one index probe, not that.
+    [
+        """CREATE TABLE {s}.followers (
+            run_id TEXT NOT NULL,
+            pid    INTEGER NOT NULL,
+            PRIMARY KEY (run_id, pid)
+        )""",
+        """CREATE FUNCTION {s}.tail_events() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify(left('tail:' || TG_TABLE_SCHEMA, 63), r.run_id)
+            FROM (SELECT DISTINCT a.run_id FROM appended AS a WHERE EXISTS (
+                SELECT 1 FROM {s}.followers AS f WHERE f.run_id = a.run_id)) AS r;
+            RETURN NULL;
+        END $$""",
+        """CREATE FUNCTION {s}.tail_status() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM {s}.followers AS f WHERE f.run_id = NEW.run_id) THEN
+                PERFORM pg_notify(left('tail:' || TG_TABLE_SCHEMA, 63), NEW.run_id);
+            END IF;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER tail_events AFTER INSERT ON {s}.events REFERENCING NEW TABLE AS"
+        " appended FOR EACH STATEMENT EXECUTE FUNCTION {s}.tail_events()",
+        "CREATE TRIGGER tail_status AFTER UPDATE OF status ON {s}.runs FOR EACH ROW"
+        " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION {s}.tail_status()",
+    ],
 ]
 """``MIGRATIONS[n - 1]`` brings a schema from version ``n - 1`` to ``n``. Append only."""
 

@@ -20,6 +20,10 @@ Keys, all under ``prefix`` (default ``plait``):
   has a ttl (and checked against ``expires_at`` on read, so expiry follows the caller's
   clock to the microsecond, like the other stores).
 
+Pub/sub channels (not keys) for followers (:meth:`RedisStore.tail`): the append script
+publishes the batch's last ``seq`` on ``{prefix}:events:{run_id}``, the status script the
+new status on ``{prefix}:run:{run_id}``.
+
 A run's lease is two fields of its hash (``owner``, ``lease_until``), so it goes with the
 run; ``acquire`` is one script, hence atomic across processes.
 
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -64,6 +68,7 @@ from plait.stores._redis_records import (
     lua_float,
 )
 from plait.stores._redis_scripts import ACQUIRE, APPEND, CREATE, PRUNE, RELEASE, SET_STATUS
+from plait.stores._redis_tail import tail as _tail
 from plait.stores._values import (
     FreshInputs,
     check_lease,
@@ -282,6 +287,22 @@ class RedisStore:
             except (StoreError, TypeError, ValueError) as exc:
                 raise self._unreadable(run_id, seq, exc) from None
         return events
+
+    async def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The run's events after ``after_seq`` as any process appends them, until it
+        ends (see :mod:`plait.stores._tail`), woken by pub/sub
+        (:mod:`plait.stores._redis_tail`)."""
+        with self._guard(f"follow run {run_id}"):
+            followed = _tail(
+                self,
+                self._client,
+                self._run_key(run_id),
+                self._events_key(run_id),
+                run_id,
+                after_seq,
+            )
+            async for event in followed:
+                yield event
 
     def _unreadable(self, run_id: str, seq: str, exc: Exception) -> StoreError:
         return StoreError(

@@ -12,6 +12,7 @@ return 1
 
 # ARGV: seq1, json1, seq2, json2, ... (already checked to be increasing by the caller).
 # Returns {1} when stored, {0, last_seq} when the batch does not follow, {-1} unknown run.
+# Publishes the last seq on the channel named like the stream, for followers (tail).
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
@@ -21,6 +22,7 @@ if #ARGV > 0 and tonumber(ARGV[1]) <= last then return {0, last} end
 for i = 1, #ARGV, 2 do
   redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
 end
+if #ARGV > 0 then redis.call('PUBLISH', KEYS[2], ARGV[#ARGV - 1]) end
 return {1}
 """
 
@@ -49,9 +51,11 @@ end
 return 0
 """
 
+# Publishes the status on the channel named like the run's hash, for followers (tail).
 SET_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error', ARGV[2], 'updated_at', ARGV[3])
+redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 """
 

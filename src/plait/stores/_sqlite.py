@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +41,7 @@ from plait.runtime import (
 from plait.runtime.ports import PRUNABLE, prunable_statuses
 from plait.stores._sqlite_schema import migrate
 from plait.stores._sqlite_thread import EventRow, SqliteWorker
+from plait.stores._tail import follow
 from plait.stores._values import (
     FreshInputs,
     check_lease,
@@ -313,6 +314,20 @@ class SqliteStore:
                 )
             out.append(event)
         return out
+
+    async def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The run's events after ``after_seq`` as any process appends them, until it
+        ends (see :mod:`plait.stores._tail`): polled, 5 ms apart after events came,
+        backing off to 200 ms while none do."""
+        async for event in follow(self, run_id, after_seq, status=self._status):
+            yield event
+
+    async def _status(self, run_id: str) -> str | None:
+        def select(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._call(select)
 
     async def delete_run(self, run_id: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:

@@ -43,6 +43,12 @@ from plait.testing._conformance_leases import (
     lease_takeover_with_replace,
     unserialisable_cache_value_is_refused,
 )
+from plait.testing._conformance_tail import (
+    tail_follows_a_live_run_step_by_step,
+    tail_keeps_up_with_a_fast_writer,
+    tail_of_a_finished_run_returns_its_log_and_ends,
+    tail_of_unknown_run_is_refused,
+)
 from plait.testing._conformance_values import (
     generated_values_round_trip,
     tag_lookalikes_come_back_unchanged,
@@ -347,4 +353,8 @@ CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     cache_round_trip,
     cache_entries_expire,
     unserialisable_cache_value_is_refused,
+    tail_follows_a_live_run_step_by_step,
+    tail_keeps_up_with_a_fast_writer,
+    tail_of_a_finished_run_returns_its_log_and_ends,
+    tail_of_unknown_run_is_refused,
 ]
