@@ -14,6 +14,7 @@ import plait
 PUBLIC = {
     # authoring
     "Flow",
+    "FlowBuilder",
     "start",
     "listen",
     "router",

@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # authoring
     "Flow": "plait.define",
+    "FlowBuilder": "plait.define",
     "start": "plait.define",
     "listen": "plait.define",
     "router": "plait.define",
@@ -113,6 +114,7 @@ __all__ = [
     "Event",
     "EventEmitted",
     "Flow",
+    "FlowBuilder",
     "FlowState",
     "InputError",
     "InputProvider",
@@ -220,6 +222,7 @@ if TYPE_CHECKING:
         CachePolicy,
         ConsoleProvider,
         Flow,
+        FlowBuilder,
         FlowState,
         InputProvider,
         InputResponse,

@@ -239,3 +239,16 @@ def test_validate_assignment_with_reducers_is_a_definition_error() -> None:
     assert "'notes'" in str(info.value)
     with pytest.raises(DefinitionError, match="validate_assignment"):
         build_state("f", Notes, None, {}, "r1", {"notes": operator.add})
+
+
+def test_state_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from plait.define._state import new_state_id
+
+    ids = {new_state_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from plait.define._builder import FlowBuilder
 from plait.define._flow import Flow
 from plait.define._policies import DEFAULT_MAX_CALLS, CachePolicy, RetryPolicy, StepOptions
 from plait.define._port import NO_DEFAULT, install_engine
@@ -53,6 +54,7 @@ __all__ = [
     "Condition",
     "ConsoleProvider",
     "Flow",
+    "FlowBuilder",
     "FlowState",
     "InputProvider",
     "InputResponse",

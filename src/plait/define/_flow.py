@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import Token
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from plait.core import DefinitionError, InputError, RunError, StepError
+from plait.core import DefinitionError, InputError, RunError
 from plait.define import _port
+from plait.define._flow_kickoff import Kickoff
+from plait.define._flow_run import RunScope, enter, leave, scope_of
 from plait.define._flow_setup import (
     apply_options,
     check_fits,
@@ -21,6 +22,7 @@ from plait.define._flow_setup import (
 from plait.define._policies import DEFAULT_MAX_CALLS
 from plait.define._state import (
     build_state,
+    deep_copied,
     explicit_id,
     fills_id,
     is_model_type,
@@ -31,12 +33,11 @@ from plait.define._state import (
 from plait.define._steps import STEP_ATTR, UNAPPLIED_ATTR, StepDef
 
 StateT = TypeVar("StateT")
-T = TypeVar("T")
 
 _RESERVED: frozenset[str] = frozenset()  # filled in below, from Flow's own names
 
 
-class Flow(Generic[StateT]):
+class Flow(Kickoff, Generic[StateT]):
     """Steps as methods, joined by ``@start``, ``@listen``, ``@router``, ``or_`` and ``and_``.
 
     ``class MyFlow(Flow)`` keeps its state in a dict; ``class MyFlow(Flow[MyState])`` in an
@@ -48,6 +49,11 @@ class Flow(Generic[StateT]):
     model without an ``id`` field gets :class:`plait.FlowState`'s. The state's id is its
     run's id: the first run of an instance takes it as its ``run_id``; each later run gets
     a new one (runs are stored by id), and ``inputs={"id": ...}`` names the run.
+
+    One instance may run many times at once (a web handler that keeps one flow): each run
+    has its own state, and inside a step ``self.state`` and ``self.run_id`` are that run's;
+    outside any run they show the last run's, ``events`` the events of the run that ended
+    last.
 
     Class options: ``name`` (defaults to the class name), ``max_calls`` (default call
     limit per step; CrewAI's ``max_method_calls`` also works), ``reducers`` (``{"key":
@@ -73,12 +79,11 @@ class Flow(Generic[StateT]):
     _state: Any = None
     _initial: Any = None
     _state_type: type | None = None
-    _running: bool = False
     _ran: bool = False
-    _trigger_payload: Any = None
+    _last_run_id: str = ""
     _listeners: Sequence[Callable[[Any], None]] = ()
-    run_id: str = ""
     events: Sequence[Any] = ()
+    """The events of the run that ended last."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,8 +135,8 @@ class Flow(Generic[StateT]):
             self._use_initial(options.pop("initial_state"), "initial_state")
         if options:
             apply_options(self, options, fields_of(type(self), Flow))
-        if self._state is None:
-            self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
+        # The state is made when first asked for (``state``), or by the first run: a flow
+        # made for one kickoff (the CrewAI way) builds one state, not two.
 
     def subscribe(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """Call ``fn(event)`` for every event of this flow's runs, as they happen."""
@@ -165,24 +170,67 @@ class Flow(Generic[StateT]):
     def state(self) -> StateT:
         """The run's state: a dict, or the flow's pydantic model instance.
 
-        Before the first run it is the state the run will start from: changes made to it
-        then (``flow.state.topic = "x"``) are kept, as in CrewAI.
+        Inside a run (its steps, and what they start) it is that run's state, even while
+        other runs of this instance go on at the same time; outside, the last run's. Before
+        the first run it is the state the run will start from: changes made to it then
+        (``flow.state.topic = "x"``) are kept, as in CrewAI.
         """
+        scope = scope_of(self)
+        if scope is not None:
+            return scope.state  # type: ignore[no-any-return]
         if self._state is None:  # a subclass whose __init__ skipped super().__init__()
             self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
         return self._state  # type: ignore[no-any-return]
 
     @state.setter
     def state(self, value: StateT) -> None:
-        if self._running:
+        scope = scope_of(self)
+        if scope is not None:
             raise RunError(
                 f"flow {self.name!r}: do not replace self.state while it runs; change its "
                 "fields instead",
                 flow=self.name,
-                run_id=self.run_id,
+                run_id=scope.run_id,
             )
         self._use_initial(value, "the state")
         self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id: inside a run, that run's; outside, the last run's (``""`` before
+        the first)."""
+        scope = scope_of(self)
+        return self._last_run_id if scope is None else scope.run_id
+
+    @run_id.setter
+    def run_id(self, value: str) -> None:
+        self._last_run_id = value
+
+    @property
+    def _trigger_payload(self) -> Any:
+        """The run's ``crewai_trigger_payload`` input (``None`` outside a run)."""
+        scope = scope_of(self)
+        return None if scope is None else scope.trigger_payload
+
+    def _enter_run(
+        self, state: Any, run_id: str, trigger_payload: Any = None
+    ) -> Token[Mapping[int, RunScope] | None]:
+        """For the engine: a run of this flow starts in this context with ``state``.
+
+        ``flow.state`` and ``flow.run_id`` show it from now on outside the run too (the
+        last run started, and once they end the last run ended)."""
+        self._state, self._last_run_id = state, run_id
+        return enter(self, RunScope(state, run_id, trigger_payload))
+
+    def _leave_run(
+        self, token: Token[Mapping[int, RunScope] | None], events: Sequence[Any]
+    ) -> None:
+        """For the engine: the run :meth:`_enter_run` began has ended with ``events``."""
+        scope = scope_of(self)
+        leave(token)
+        if scope is not None:
+            self._state, self._last_run_id = scope.state, scope.run_id
+        self.events = events
 
     def _use_initial(self, value: Any, what: str) -> None:
         """Start runs from ``value`` (a model class or instance, or a dict): CrewAI's
@@ -219,7 +267,7 @@ class Flow(Generic[StateT]):
             if (fresh and not explicit_id(chosen)) or (not fresh and managed_id(chosen)):
                 base.pop("id", None)
         elif isinstance(chosen, Mapping):
-            base = copy.deepcopy(dict(chosen))
+            base = deep_copied(chosen)
             if not fresh:
                 base.pop("id", None)
         state_type = self._state_type_now()
@@ -256,50 +304,11 @@ class Flow(Generic[StateT]):
         given = inputs.get("id")
         if isinstance(given, str) and given:
             return given
-        own = "" if self._ran else managed_id(self.state)
-        return own or new_state_id()
+        if self._ran or self._state is None:  # nobody saw the state yet: any id will do
+            return new_state_id()
+        return managed_id(self._state) or new_state_id()
 
     # -- running ---------------------------------------------------------------------
-
-    def kickoff(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        """Run the flow to the end (blocking) and return the last step's output.
-
-        A step's exception is raised as it is (``except ValueError:`` works), with notes
-        naming the flow, step, run and attempt; plait's own failures raise
-        :class:`plait.StepError` (a timeout) or another :class:`plait.RunError`. Inside a
-        running event loop (Jupyter, an async app) the run goes on a worker thread.
-        """
-        return _port.run_sync(self.kickoff_async(inputs, **options), "kickoff")
-
-    async def kickoff_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        """Run the flow to the end and return the last step's output."""
-        return await _as_raised(_port.engine().run(self, inputs, **options))
-
-    async def akickoff(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        """CrewAI's name for :meth:`kickoff_async`."""
-        return await self.kickoff_async(inputs, **options)
-
-    def resume(self, run_id: str, **options: Any) -> Any:
-        """Go on with a stored run (after a crash or a failure) to its end (blocking).
-
-        Steps the log shows completed do not run again; steps that had started, or failed
-        last, run again. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used.
-        """
-        return _port.run_sync(self.resume_async(run_id, **options), "resume")
-
-    async def resume_async(self, run_id: str, **options: Any) -> Any:
-        """Async form of :meth:`resume`."""
-        return await _as_raised(_port.engine().resume(self, run_id, **options))
-
-    def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
-        """Run the flow, yielding its events (``StepStarted``, ``StepCompleted``...) live.
-
-        The run ends with the stream. To stop early, close the stream —
-        ``async with contextlib.aclosing(flow.stream(...)) as events:`` — which cancels
-        the run; a bare ``break`` leaves it running until the stream is garbage-collected.
-        A failed run yields ``RunFailed`` and then raises its error (as ``kickoff`` does).
-        """
-        return _streamed(_port.engine().stream(self, inputs, **options))
 
     def emit(self, name: str, payload: Any = None) -> None:
         """From inside a step: fire the steps listening with ``on_event(name)``."""
@@ -341,18 +350,6 @@ class Flow(Generic[StateT]):
             self, message, timeout=timeout, metadata=metadata, schema=schema, default=default
         )
 
-    def respond(self, run_id: str, value: Any, **options: Any) -> Any:
-        """Answer what waiting run ``run_id`` asks and resume it to its end (blocking).
-
-        ``request=`` picks the request when several steps wait; ``resume=False`` only
-        stores the answer. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used.
-        """
-        return _port.run_sync(self.respond_async(run_id, value, **options), "respond")
-
-    async def respond_async(self, run_id: str, value: Any, **options: Any) -> Any:
-        """Async form of :meth:`respond`."""
-        return await _as_raised(_port.engine().respond(self, run_id, value, **options))
-
     def plot(
         self, filename: str | None = None, show: bool = True, *, fmt: str | None = None
     ) -> str:
@@ -382,33 +379,8 @@ class Flow(Generic[StateT]):
         return _port.engine().plan(cls)
 
 
-async def _as_raised(work: Awaitable[T]) -> T:
-    """``work``'s result; a run that failed in a step raises the step's own exception."""
-    try:
-        return await work
-    except StepError as exc:
-        error = _port.original_error(exc)
-        if error is exc:
-            raise
-    raise error  # outside the handler, so it is not chained to the StepError
-
-
-async def _streamed(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    async with contextlib.aclosing(events):  # type: ignore[type-var]
-        try:
-            async for event in events:
-                yield event
-        except StepError as exc:
-            error = _port.original_error(exc)
-            if error is exc:
-                raise
-        else:
-            return
-    raise error
-
-
 _RESERVED = frozenset(
-    {name for name in vars(Flow) if not name.startswith("__")}
+    {name for name in (*vars(Flow), *vars(Kickoff)) if not name.startswith("__")}
     | {"run_id", "events", "state", "name"}
 ) - {"ask", "respond"}
 """Names a step may not take. ``ask`` and ``respond`` are common step names, so a step may

@@ -14,12 +14,15 @@ DEFAULT_MAX_CALLS = 1000
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retry a failing step.
+    """Retry a failing step or model call.
 
     ``attempts`` counts the first try: ``RetryPolicy(attempts=3)`` runs a step at most three
-    times. Waits grow exponentially from ``backoff`` seconds by ``multiplier`` up to
-    ``max_backoff``, each scaled by a random factor in ``[1 - jitter, 1]``. Only exceptions
-    that are instances of ``retry_on`` are retried.
+    times. ``retry=N`` on a step and ``Model(retry=N)`` both mean ``attempts=N`` — N tries
+    in all, so ``retry=1`` never retries; a ``Model`` takes a whole policy too (and retries
+    only the failures its provider calls retryable, and timeouts). Waits grow exponentially
+    from ``backoff`` seconds by ``multiplier`` up to ``max_backoff``, each scaled by a
+    random factor in ``[1 - jitter, 1]``. Only exceptions that are instances of
+    ``retry_on`` are retried.
     """
 
     attempts: int = 3

@@ -28,6 +28,7 @@ class Engine(Protocol):
         executor: Any = None,
         run_id: str | None = None,
         listeners: Iterable[Callable[[Any], None]] = (),
+        durability: str = "sync",
     ) -> Any:
         """Run ``definition`` to the end and return its result."""
         ...
@@ -40,6 +41,7 @@ class Engine(Protocol):
         store: Any = None,
         executor: Any = None,
         listeners: Iterable[Callable[[Any], None]] = (),
+        durability: str = "sync",
     ) -> Any:
         """Go on with a stored run of ``definition`` and return its result."""
         ...

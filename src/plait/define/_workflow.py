@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, Never, TypeVar
 
 from plait.core import DefinitionError
 from plait.define import _port
+from plait.define._flow_run import (
+    RESPOND_OPTIONS,
+    RESUME_OPTIONS,
+    RUN_OPTIONS,
+    extra,
+    refuse_unknown,
+)
 from plait.define._policies import DEFAULT_MAX_CALLS, CachePolicy, RetryPolicy
 from plait.define._steps import StepDef, _options, is_async_callable
 from plait.define._triggers import AllOf, Condition, Leaf, ref_name
@@ -120,7 +127,26 @@ class Workflow:
         """The compiled plan, cached by ``compile()`` until a task is added."""
         self.run_id = ""
         self.events: list[Any] = []
-        self._running = False
+        """The events of the run that ended last (runs may overlap: each has its own)."""
+
+    @classmethod
+    def from_plan(
+        cls,
+        plan: Any,
+        bindings: Mapping[str, Callable[..., Any]],
+        *,
+        state: type | None = None,
+        reducers: Mapping[str, Callable[[Any, Any], Any]] | None = None,
+    ) -> Workflow:
+        """A runnable workflow from a stored workflow :class:`plait.Plan` and the code of
+        each task (``bindings``: task name -> callable); ``state`` and ``reducers`` as the
+        workflow had them. Raises :class:`plait.DefinitionError` naming missing and extra
+        bindings, or what differs when the bindings make another plan."""
+        from plait.define._rebuild import check_same, workflow_of
+
+        wf = workflow_of(plan, bindings, state, reducers)
+        check_same(plan, _port.engine().plan(wf))
+        return wf
 
     def add(
         self,
@@ -191,31 +217,76 @@ class Workflow:
 
         return decorate
 
-    def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+    def run(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        store: Any = None,
+        executor: Any = None,
+        run_id: str | None = None,
+        listeners: Iterable[Callable[[Any], None]] = (),
+        durability: str = "sync",
+        **unknown: Never,
+    ) -> Any:
         """Run every task (blocking); returns ``{task: output}`` of the tasks nothing
-        depends on, or that single output when there is one."""
-        return _port.run_sync(self.run_async(inputs, **options), "run")
+        depends on, or that single output when there is one. The options are
+        :meth:`plait.Flow.kickoff`'s; one workflow may run many times at once."""
+        refuse_unknown("Workflow.run", unknown, RUN_OPTIONS)
+        work = self.run_async(
+            inputs,
+            store=store,
+            executor=executor,
+            run_id=run_id,
+            listeners=listeners,
+            durability=durability,
+        )
+        return _port.run_sync(work, "run")
 
-    async def run_async(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+    async def run_async(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        store: Any = None,
+        executor: Any = None,
+        run_id: str | None = None,
+        listeners: Iterable[Callable[[Any], None]] = (),
+        durability: str = "sync",
+        **unknown: Never,
+    ) -> Any:
         """Async form of :meth:`run`."""
-        return await _port.engine().run(self, inputs, **options)
+        refuse_unknown("Workflow.run_async", unknown, RUN_OPTIONS)
+        return await _port.engine().run(
+            self,
+            inputs,
+            store=store,
+            executor=executor,
+            run_id=run_id,
+            listeners=listeners,
+            durability=durability,
+        )
 
     def resume(self, run_id: str, **options: Any) -> Any:
         """Go on with a stored run to its end (blocking); completed tasks do not run
-        again. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used."""
+        again. Pass the same ``store=`` (or ``PLAIT_STORE``) the run used; the options
+        are :meth:`plait.Flow.resume`'s."""
+        refuse_unknown("Workflow.resume", extra(options, RESUME_OPTIONS), RESUME_OPTIONS)
         return _port.run_sync(self.resume_async(run_id, **options), "resume")
 
     async def resume_async(self, run_id: str, **options: Any) -> Any:
         """Async form of :meth:`resume`."""
+        refuse_unknown("Workflow.resume_async", extra(options, RESUME_OPTIONS), RESUME_OPTIONS)
         return await _port.engine().resume(self, run_id, **options)
 
     def respond(self, run_id: str, value: Any, **options: Any) -> Any:
         """Answer what waiting run ``run_id`` asks (a task's ``plait.ask``) and resume it
         to its end (blocking); see :meth:`plait.Flow.respond`."""
+        refuse_unknown("Workflow.respond", extra(options, RESPOND_OPTIONS), RESPOND_OPTIONS)
         return _port.run_sync(self.respond_async(run_id, value, **options), "respond")
 
     async def respond_async(self, run_id: str, value: Any, **options: Any) -> Any:
         """Async form of :meth:`respond`."""
+        known = RESPOND_OPTIONS
+        refuse_unknown("Workflow.respond_async", extra(options, known), known)
         return await _port.engine().respond(self, run_id, value, **options)
 
     @property
@@ -224,7 +295,8 @@ class Workflow:
         return [e for e in self.events if type(e).__name__ == "StateChanged"]
 
     def stream(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> AsyncIterator[Any]:
-        """Run the workflow, yielding its events live."""
+        """Run the workflow, yielding its events live (options as :meth:`run`'s)."""
+        refuse_unknown("Workflow.stream", extra(options, RUN_OPTIONS), RUN_OPTIONS)
         return _port.engine().stream(self, inputs, **options)
 
     def plot(self, fmt: str = "mermaid") -> str:
