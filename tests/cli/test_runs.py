@@ -141,7 +141,9 @@ def test_list_filters_and_limit(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["show", "resume"])
-def test_unknown_run_is_one_clear_message(command: str) -> None:
+def test_unknown_run_is_one_clear_message(command: str, tmp_path: Path) -> None:
+    (tmp_path / "flaky.py").write_text(FLOW)
+    assert invoke("run", "flaky.py").exit_code == 0  # the store exists
     result = invoke("runs", command, "nope-123")
     assert result.exit_code == 1
     assert "no run nope-123" in result.stderr
@@ -174,7 +176,7 @@ def test_env_store_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert len(json.loads(invoke("runs", "list", "--json").stdout)) == 1
 
 
-def test_a_workflow_needs_a_target(tmp_path: Path) -> None:
+def test_a_workflow_run_resumes_with_the_command_its_failure_prints(tmp_path: Path) -> None:
     (tmp_path / "wf.py").write_text(
         textwrap.dedent(
             """
@@ -192,12 +194,23 @@ def test_a_workflow_needs_a_target(tmp_path: Path) -> None:
         )
     )
     (tmp_path / "fail.marker").write_text("")
-    doc = json.loads(invoke("run", "wf.py", "--json").stdout)
-    result = invoke("runs", "resume", doc["run_id"])
-    assert result.exit_code == 1
-    assert "TARGET" in result.stderr and "workflow" in result.stderr
+    failed = invoke("run", "wf.py")
+    assert failed.exit_code == 1
+    hint = failed.stderr.rpartition("go on with: ")[2].split()
+    assert hint[:3] == ["plait", "runs", "resume"] and len(hint) == 4, failed.stderr
     (tmp_path / "fail.marker").unlink()
-    assert invoke("runs", "resume", doc["run_id"], "wf.py:wf").exit_code == 0
+    resumed = invoke(*hint[1:])
+    assert resumed.exit_code == 0, resumed.output
+    assert "✓ completed" in resumed.stdout
+
+
+def test_a_workflow_run_stores_where_its_code_is(tmp_path: Path) -> None:
+    (tmp_path / "wf.py").write_text(
+        "from plait import Workflow\nwf = Workflow('wf')\n@wf.task()\ndef only():\n    return 1\n"
+    )
+    assert invoke("run", "wf.py").exit_code == 0
+    (run,) = json.loads(invoke("runs", "list", "--json").stdout)
+    assert run["plan"]["ref"] == f"{(tmp_path / 'wf.py').resolve()}:wf"
 
 
 def _seed(path: Path) -> None:

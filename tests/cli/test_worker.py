@@ -274,3 +274,47 @@ def test_worker_once_reports_a_run_that_cannot_go_on_and_recovers_the_others(
     assert f"✗ run {bad}" in result.stdout
     assert "Unexpected error" not in result.output and "Traceback" not in result.output
     assert get_run(url, good).status == "completed"
+
+
+# -- every kind of run is recovered without naming its code ----------------------------
+
+
+@pytest.mark.parametrize("which", ["flow", "workflow"])
+def test_runs_of_scripts_and_workflows_are_recovered_and_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    from tests.engine.test_loader import _crash_script
+
+    url = f"sqlite:///{tmp_path}/code/runs.db"
+    record = _crash_script(tmp_path / "code", which)  # python script.py, killed mid-run
+    monkeypatch.chdir(tmp_path / "code")
+    result = invoke("worker", "--store", url, "--once")
+    assert result.exit_code == 0, result.output
+    assert f"✓ run {record.run_id} recovered and completed" in result.stdout
+
+    again = _crash_script(tmp_path / "again", which)
+    monkeypatch.chdir(tmp_path / "again")
+    resumed = invoke(
+        "runs", "resume", again.run_id, "--store", f"sqlite:///{tmp_path}/again/runs.db"
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "✓ completed" in resumed.stdout
+
+
+def test_a_script_elsewhere_is_recovered_only_when_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.engine.test_loader import _crash_script
+
+    url = f"sqlite:///{tmp_path}/code/runs.db"
+    record = _crash_script(tmp_path / "code", "workflow")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    refused = invoke("worker", "--store", url, "--once")
+    assert refused.exit_code == 1
+    assert "not on the allow-list" in refused.stdout
+    shown = invoke("runs", "show", record.run_id, "--store", url)
+    assert f"plait runs resume {record.run_id} --allow {tmp_path / 'code'}" in shown.stdout
+    allowed = invoke("worker", "--store", url, "--once", "--allow", str(tmp_path / "code"))
+    assert allowed.exit_code == 0, allowed.output
+    assert f"✓ run {record.run_id} recovered and completed" in allowed.stdout

@@ -308,6 +308,8 @@ def test_a_fork_whose_edit_does_not_fit_the_state_model_stores_nothing(
         first = (await checkpoints(run_id, store=url))[1]
         with pytest.raises(InputError, match=message):
             await fork(TypedFlow(), run_id, first.seq, store=url, state_changes=changes)
+        with pytest.raises(InputError, match=message):  # the class checks as its instances
+            await fork(TypedFlow, run_id, first.seq, store=url, state_changes=changes)
         store = await open_store(url)
         try:
             assert [r.run_id for r in await store.list_runs()] == [run_id]

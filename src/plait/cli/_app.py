@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -73,8 +73,9 @@ def run(
             "--input",
             "-i",
             metavar="KEY=VALUE",
-            help="An input; VALUE is parsed as JSON when it can be (42, true, [1,2]), "
-            "else kept as a string. Repeatable; overrides --inputs-json.",
+            help="An input; VALUE is read as the type the flow's state gives KEY (text "
+            "for a str field), else as JSON when it parses (42, true, [1,2]), else as "
+            "text. Repeatable; overrides --inputs-json. plait validate lists the inputs.",
         ),
     ] = None,
     inputs_json: Annotated[
@@ -105,29 +106,36 @@ def run(
 
     Runs are stored (by default in ./.plait/runs.db): list them with `plait runs list`
     and go on with a failed one with `plait runs resume RUN_ID`."""
+    from plait.cli._console import console as new_console
     from plait.cli._progress import RunProgress
-    from plait.cli._run import execute, parse_inputs, show_outcome, store_url
+    from plait.cli._run import cli_hint, execute, parse_inputs, show_outcome, store_url
+    from plait.core import InputError
     from plait.engine import load_target
 
     debug = _debugging(ctx, debug)
+    with reported(debug):
+        definition = load_target(target)
     try:
-        inputs = parse_inputs(input or [], inputs_json)
+        inputs = parse_inputs(input or [], inputs_json, definition)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     with reported(debug):
-        definition = load_target(target)
         live = console.is_terminal and not (quiet or as_json)
         progress = RunProgress(console, enabled=live, title=target)
-        show_outcome(
-            lambda: execute(definition, inputs, store=url, progress=progress),
-            console,
-            store=url,
-            as_json=as_json,
-            quiet=quiet,
-            debug=debug,
-        )
+        try:
+            show_outcome(
+                lambda: execute(definition, inputs, store=url, progress=progress),
+                console,
+                store=url,
+                as_json=as_json,
+                quiet=quiet,
+                debug=debug,
+                target=target,
+            )
+        except InputError as exc:  # told the command line's way: --input key=...
+            raise InputError(cli_hint(str(exc))) from exc
 
 
 @app.command()
@@ -173,7 +181,7 @@ def validate(
     warnings (exit 0); with --strict, warnings are problems too."""
     import logging
 
-    from plait.engine import load_target
+    from plait.engine import input_fields, load_target, state_fields
     from plait.plan import compile
 
     plan_log = logging.getLogger("plait.plan")  # the warnings are listed below instead
@@ -181,7 +189,10 @@ def validate(
     plan_log.setLevel(logging.ERROR)
     try:
         with reported(_debugging(ctx, debug)):
-            plan = compile(load_target(target, instantiate=False), strict=strict)
+            definition = load_target(target, instantiate=False)
+            plan = compile(definition, strict=strict)
+            inputs = input_fields(definition)
+            free = plan.kind == "flow" and not state_fields(definition)  # dict state
     finally:
         plan_log.setLevel(level)
     starts = [
@@ -203,6 +214,7 @@ def validate(
     if not routers:
         console.print(Text("  routers: none"))
     console.print(Text(f"  listeners: {len(listeners)}"))
+    _print_inputs(console, inputs, state_free=free)
     if plan.warnings:
         count = len(plan.warnings)
         head = Text("! ", style="bold yellow")
@@ -211,6 +223,17 @@ def validate(
         console.print(head)
         for warning in plan.warnings:
             console.print(Text(f"  • {warning}"))
+
+
+def _print_inputs(console: Console, inputs: list[Any], *, state_free: bool) -> None:
+    """The inputs a run takes (``--input KEY=VALUE``), with types and defaults."""
+    if not inputs:
+        what = "any keys (dict state)" if state_free else "none"
+        console.print(Text(f"  inputs: {what}"))
+        return
+    console.print(Text("  inputs (--input KEY=VALUE):"))
+    for field in inputs:
+        console.print(Text(f"    {field.describe()}"))
 
 
 def _add_runs() -> None:

@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -41,7 +42,7 @@ def reported(debug: bool) -> Iterator[None]:
     """
     try:
         yield
-    except (typer.Exit, typer.Abort):
+    except (typer.Exit, typer.Abort, click.ClickException):  # usage errors: exit 2
         raise
     except KeyboardInterrupt as exc:
         if debug:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from plait.cli._console import console as new_console
 from plait.cli._errors import reported
 from plait.cli._runs import (
     AllowOpt,
@@ -58,7 +58,7 @@ def rerun(
 
     debug = _debugging(ctx, debug)
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     with reported(debug):
         record = _with_store(url, lambda s: s.get_run(run_id))
         if record is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from plait.cli._console import console as new_console
 from plait.cli._errors import reported
 from plait.cli._runs import (
     AllowOpt,
@@ -71,16 +72,17 @@ def respond(
     """Answer what a waiting run asks (a step's ask()), checked against the step's schema,
     then resume the run. Exit status 3 when the run waits again."""
     from plait.cli._progress import RunProgress
-    from plait.cli._run import resume, show_outcome, store_url
-    from plait.engine import record_answer
+    from plait.cli._run import code_args, resume, resume_hint, show_outcome, store_url
+    from plait.engine import record_answer, stored_ref
 
     debug = _debugging(ctx, debug)
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     with reported(debug):
         record = _with_store(url, lambda s: s.get_run(run_id))
         if record is None:
             raise _no_run(run_id, url)
+        answer, text = _read_answer(url, run_id, value, request)
         if no_resume:
             # The definition, when it loads, checks the answer with the step's own type;
             # without it the JSON schema does (the step asks again if its type refuses).
@@ -90,12 +92,13 @@ def respond(
             asked = _with_store(
                 url,
                 lambda s: record_answer(
-                    s, run_id, "", value, request=request, text=True, definition=loaded
+                    s, run_id, "", answer, request=request, text=text, definition=loaded
                 ),
             )
+            hint = resume_hint(run_id, store=url, code=code_args(stored_ref(record), target or ""))
             console.print(
                 Text(f"✓ answered {asked.prompt!r} of run {run_id}; ", style="green").append(
-                    f"go on with: plait runs resume {run_id}", style="bright_black"
+                    f"go on with: {hint}", style="bright_black"
                 )
             )
             return
@@ -104,11 +107,40 @@ def respond(
         progress = RunProgress(console, enabled=live, title=f"respond {run_id}")
         show_outcome(
             lambda: resume(
-                definition, run_id, store=url, progress=progress, answer=(value, request)
+                definition, run_id, store=url, progress=progress, answer=(answer, request, text)
             ),
             console,
             store=url,
             as_json=as_json,
             quiet=quiet,
             debug=debug,
+            target=target or "",
         )
+
+
+def _read_answer(url: str, run_id: str, value: str, request: str | None) -> tuple[Any, bool]:
+    """``--value`` read with the JSON schema of the request it answers (the one open
+    request, or the one ``request`` names): its JSON when that fits, else the text when
+    that fits; else an InputError with what is wrong with the JSON. ``(value, True)``
+    (text for the engine to read) when no one request is found: the engine says why."""
+    from plait.core import InputError
+    from plait.engine import parse_text, schema_check
+    from plait.runtime import pending
+
+    asks = pending(_with_store(url, lambda s: s.read(run_id)))
+    chosen = [
+        a
+        for a in asks
+        if (request is None and len(asks) == 1)
+        or request in (f"{a.step}:{a.invocation}:{a.key}", a.step)
+    ]
+    if len(chosen) != 1 or not chosen[0].schema:
+        return value, True
+    ask = chosen[0]
+    try:
+        return parse_text(value, schema_check(ask.schema)), False
+    except ValueError as exc:
+        raise InputError(
+            f"run {run_id}: the answer to {ask.prompt!r} does not fit its schema "
+            f"{json.dumps(ask.schema)}: {exc}. Nothing was stored; answer again"
+        ) from None

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -20,11 +21,13 @@ from rich.text import Text
 
 from plait.cli._errors import print_error, print_traceback, stderr
 from plait.cli._progress import RunProgress
-from plait.cli._timeline import counted, render_timeline, run_duration, spans
+from plait.cli._timeline import counted, render_timeline, run_duration
 from plait.cli._usage import render_usage, usage_json
 from plait.core import PlaitError, WaitingForInput, mask_url
+from plait.engine import jsonable as jsonable  # the cli modules import it from here
+from plait.engine import run_output
 from plait.plan import compile
-from plait.runtime import Event, RunCompleted, RunFailed, RunResumed, RunStarted
+from plait.runtime import Event, RunFailed, RunResumed, RunStarted
 
 DEFAULT_STORE = "sqlite:///.plait/runs.db"
 """Where the CLI keeps runs unless told otherwise (relative to the current directory)."""
@@ -36,33 +39,75 @@ def store_url(store: str | None) -> str:
     return store or os.environ.get("PLAIT_STORE") or DEFAULT_STORE
 
 
+def require_store(url: str) -> None:
+    """A :class:`~plait.core.StoreError` when ``url`` is a SQLite file that does not
+    exist: commands that read runs must not create an empty store where a mistyped URL
+    points (``plait run`` creates it)."""
+    from urllib.parse import unquote, urlsplit
+
+    from plait.core import StoreError
+
+    if not url.lower().startswith("sqlite://"):
+        return
+    try:
+        path = unquote(urlsplit(url).path[1:])
+    except ValueError:
+        return  # opening it says what is wrong with it
+    if path and not os.path.exists(path):
+        raise StoreError(
+            f"no such store: {mask_url(url)} (no file {path!r} here); check --store and "
+            "PLAIT_STORE, or store runs there first: plait run TARGET --store URL"
+        )
+
+
 def store_hint(store: str) -> str:
     """`` --store URL`` for a command to suggest (the password masked), or nothing when
     the store is the one a plain command uses."""
     return "" if store == store_url(None) else f" --store {shlex.quote(mask_url(store))}"
 
 
-def parse_inputs(pairs: Sequence[str], inputs_json: str | None) -> dict[str, Any]:
-    """``--inputs-json`` updated by each ``--input key=value`` (JSON when it parses)."""
-    inputs: dict[str, Any] = {}
-    if inputs_json:
-        try:
-            data = json.loads(inputs_json)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--inputs-json is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"--inputs-json must be a JSON object, got {type(data).__name__}")
-        inputs.update(data)
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--input {pair!r} is not key=value")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        inputs[key.strip()] = value
-    return inputs
+def parse_inputs(
+    pairs: Sequence[str], inputs_json: str | None, definition: Any = None
+) -> dict[str, Any]:
+    """``--inputs-json`` updated by each ``--input key=value``, each value read with the
+    type ``definition`` gives its key (see :func:`plait.engine.parse_pairs`)."""
+    from plait.engine import input_fields, parse_pairs
+
+    fields = [] if definition is None else input_fields(definition)
+    return parse_pairs(pairs, fields=fields, option="--input", base=inputs_json)
+
+
+_INPUTS_HINT = re.compile(r"(?:kickoff\()?inputs=\{((?:'[^']*': \.\.\.(?:, )?)+)\}\)?")
+
+
+def cli_hint(message: str) -> str:
+    """``message`` with ``inputs={'text': ...}`` (the Python way to pass inputs) written
+    the command line's way: ``--input text=...``."""
+
+    def options(match: re.Match[str]) -> str:
+        names = re.findall(r"'([^']*)': \.\.\.", match[1])
+        return " ".join(f"--input {shlex.quote(name)}=..." for name in names)
+
+    return _INPUTS_HINT.sub(options, message)
+
+
+def code_args(ref: str, target: str = "") -> str:
+    """What ``plait runs resume|respond RUN_ID`` needs after the run id to load the code
+    the stored reference ``ref`` names, from here: nothing, `` --allow FOLDER`` (a file
+    off the allow-list), or `` TARGET`` (``target`` as typed, else a placeholder) when
+    nothing stored names loadable code."""
+    from plait.engine import NAME_IT, resume_needs
+
+    needs = resume_needs(ref)
+    if needs == NAME_IT:
+        needs = shlex.quote(target) if target else NAME_IT
+    return f" {needs}" if needs else ""
+
+
+def resume_hint(run_id: str, *, store: str, code: str = "") -> str:
+    """``plait runs resume RUN_ID`` with what loading its code (``code``, from
+    :func:`code_args`) and its store need."""
+    return f"plait runs resume {run_id}{code}{store_hint(store)}"
 
 
 @dataclass
@@ -118,15 +163,16 @@ def resume(
     *,
     store: str,
     progress: RunProgress,
-    answer: tuple[str, str | None] | None = None,
+    answer: tuple[Any, str | None, bool] | None = None,
 ) -> Outcome:
-    """Go on with stored run ``run_id`` — after storing ``answer`` (the text of a value,
-    the request key) for a waiting run; a failed run is returned, not raised."""
+    """Go on with stored run ``run_id`` — after storing ``answer`` (a value, the request
+    key, whether the value is text to read) for a waiting run; a failed run is returned,
+    not raised."""
     return drive(definition, lambda: _resumed(definition, run_id, store, answer), progress)
 
 
 async def _resumed(
-    definition: Any, run_id: str, store: str, answer: tuple[str, str | None] | None
+    definition: Any, run_id: str, store: str, answer: tuple[Any, str | None, bool] | None
 ) -> AsyncIterator[Event]:
     """``resume_async``'s events as a stream (resume has no ``stream()`` of its own)."""
     from plait.engine import ENGINE
@@ -135,13 +181,13 @@ async def _resumed(
     if answer is None:
         work = ENGINE.resume(definition, run_id, store=store, listeners=[queue.put_nowait])
     else:
-        value, request = answer
+        value, request, text = answer
         work = ENGINE.respond(
             definition,
             run_id,
             value,
             request=request,
-            text=True,
+            text=text,
             store=store,
             listeners=[queue.put_nowait],
         )
@@ -179,49 +225,27 @@ def drive(
             outcome.error = exc
     outcome.wall = time.perf_counter() - t0
     if outcome.error is None:
-        outcome.output = _result(outcome.events)
+        outcome.output = run_output(outcome.events)
     return outcome
 
 
-def _result(events: Sequence[Event]) -> Any:
-    """What ``kickoff()``/``run()`` returned: the output ``RunCompleted`` carries."""
-    for event in reversed(events):
-        if isinstance(event, RunCompleted):
-            return event.output
-    return None
-
-
-def jsonable(value: Any) -> Any:
-    from pydantic_core import to_jsonable_python
-
-    try:
-        return to_jsonable_python(value, fallback=repr, inf_nan_mode="null")
-    except Exception:
-        return repr(value)
-
-
 def to_json(outcome: Outcome, *, store: str | None = None) -> str:
-    events = outcome.events
-    error = None
-    if outcome.error is not None:
-        error = {
-            "type": type(outcome.error).__name__,
-            "message": str(outcome.error),
-            "step": outcome.failed_step or None,
-        }
-    doc = {
-        "run_id": events[0].run_id if events else "",
-        "flow": compile(outcome.definition).name,
-        "status": outcome.status,
-        "output": jsonable(outcome.output),
-        "state": jsonable(getattr(outcome.definition, "state", None)),
-        "duration_s": round(outcome.duration, 6),
-        "steps": [s.to_dict() for s in spans(events)],
-        "usage": usage_json(events),
-        "error": None if outcome.waiting else error,
-        "waiting_for": outcome.error.requests if isinstance(outcome.error, WaitingForInput) else [],
-        "store": None if store is None else mask_url(store),
-    }
+    """``plait run --json``'s object (see :func:`plait.engine.outcome_doc`)."""
+    from plait.engine import outcome_doc
+
+    error = outcome.error
+    doc = outcome_doc(
+        outcome.events,
+        flow=compile(outcome.definition).name,
+        output=outcome.output,
+        state=getattr(outcome.definition, "state", None),
+        error=error,
+        failed_step=outcome.failed_step,
+        waiting_for=error.requests if isinstance(error, WaitingForInput) else (),
+        duration=outcome.duration,
+        store=store,
+        usage=usage_json(outcome.events),
+    )
     return json.dumps(doc, ensure_ascii=False)
 
 
@@ -234,8 +258,9 @@ WAITING_EXIT = 3
 """The exit status of ``plait run``/``resume``/``respond`` when the run waits for input."""
 
 
-def print_waiting(waiting: WaitingForInput, store: str) -> None:
-    """What a waiting run asks, and the command that answers it (on stderr)."""
+def print_waiting(waiting: WaitingForInput, store: str, code: str = "") -> None:
+    """What a waiting run asks, and the command that answers it (on stderr); ``code``:
+    what loading its code needs (:func:`code_args`)."""
     hint = store_hint(store)
     text = Text("⏸ Waiting for input", style="bold yellow")
     text.append(f": run {waiting.run_id} of {waiting.flow!r} is stored in {mask_url(store)}")
@@ -251,7 +276,7 @@ def print_waiting(waiting: WaitingForInput, store: str) -> None:
             text.append(f"\n    times out at {at}", style="bright_black")
         which = f" --request {request['key']}" if many else ""
         text.append(
-            f"\n    answer: plait runs respond {waiting.run_id} --value '...'{which}{hint}",
+            f"\n    answer: plait runs respond {waiting.run_id}{code} --value '...'{which}{hint}",
             style="bright_black",
         )
     stderr().print(text)
@@ -287,9 +312,13 @@ def show_outcome(
     as_json: bool,
     quiet: bool,
     debug: bool,
+    target: str = "",
 ) -> None:
     """Run ``go`` and print its outcome, as ``plait run`` and ``plait runs resume`` do;
-    exit 1 when the run failed (telling how to resume it)."""
+    exit 1 when the run failed (telling how to resume it; ``target``: the TARGET typed,
+    for a run whose code its stored plan cannot name)."""
+    from plait.engine import definition_ref
+
     try:
         outcome = go()
     except KeyboardInterrupt:
@@ -299,8 +328,9 @@ def show_outcome(
         typer.echo(to_json(outcome, store=store))
     else:
         report(outcome, console, quiet=quiet, store=store)
+    code = code_args(definition_ref(outcome.definition), target)
     if isinstance(outcome.error, WaitingForInput):
-        print_waiting(outcome.error, store)
+        print_waiting(outcome.error, store, code)
         raise typer.Exit(WAITING_EXIT)
     if outcome.error is not None:
         if debug:
@@ -310,11 +340,10 @@ def show_outcome(
         print_error(str(outcome.error), title=f"Run failed{where}")
         if not (as_json or quiet) and outcome.events:
             run_id = outcome.events[0].run_id
-            hint = store_hint(store)
             stderr().print(
                 Text(
                     f"run {run_id} is stored in {mask_url(store)}; fix the cause, then go on with: "
-                    f"plait runs resume {run_id}{hint}",
+                    + resume_hint(run_id, store=store, code=code),
                     style="bright_black",
                 )
             )
@@ -337,8 +366,11 @@ def go_on_with(
     from plait.cli._progress import RunProgress
 
     if not now:
-        hint = store_hint(store)
-        console.print(Text(f"go on with: plait runs resume {run_id}{hint}", style="bright_black"))
+        from plait.engine import definition_ref
+
+        code = code_args(definition_ref(definition))
+        hint = resume_hint(run_id, store=store, code=code)
+        console.print(Text(f"go on with: {hint}", style="bright_black"))
         return
     progress = RunProgress(console, enabled=console.is_terminal and not as_json, title=title)
     show_outcome(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -11,13 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from plait.cli._console import console as new_console
 from plait.cli._errors import print_error, reported
 from plait.core import mask_url, parse_duration
-from plait.runtime import Event, RunCompleted, RunRecord, Store
+from plait.runtime import RunRecord, Store
 from plait.stores import CORRUPT
 
 T = TypeVar("T")
@@ -66,15 +65,16 @@ def _debugging(ctx: typer.Context, debug: bool) -> bool:
 
 
 def _with_store(url: str, use: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store at ``url``, ``await use(store)``, close it."""
-    from plait.engine import open_store
+    """Open the store at ``url``, ``await use(store)``, close it (a SQLite file that
+    does not exist is not created: a StoreError says so)."""
+    from plait.cli._run import require_store
+
+    require_store(url)
+    from plait.engine import owned_store
 
     async def go() -> T:
-        store = await open_store(url)
-        try:
+        async with owned_store(url) as store:
             return await use(store)
-        finally:
-            await store.close()
 
     return asyncio.run(go())
 
@@ -89,12 +89,6 @@ def _first_line(text: str) -> str:
 
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _record_json(record: RunRecord) -> dict[str, Any]:
-    from plait.cli._run import jsonable
-
-    return {k: jsonable(v) for k, v in dataclasses.asdict(record).items()}
 
 
 def _no_run(run_id: str, url: str) -> typer.Exit:
@@ -134,6 +128,7 @@ def list_(
     """List stored runs, newest first. A running run whose process is gone shows as
     "running (stale)": plait worker or plait runs resume finishes it."""
     from plait.cli._run import store_url
+    from plait.engine import run_status
 
     url = store_url(store)
     start, end = _moment(since, "--since"), _moment(before, "--before")
@@ -143,9 +138,11 @@ def list_(
             lambda s: s.list_runs(flow=flow, status=status, limit=limit, since=start, before=end),
         )
     if as_json:
-        typer.echo(json.dumps([_record_json(r) for r in records], ensure_ascii=False))
+        from plait.engine import record_doc
+
+        typer.echo(json.dumps([record_doc(r) for r in records], ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    console = new_console()
     table = Table(title=f"Runs in {mask_url(url)}", title_justify="left")
     widest = max((len(r.flow) for r in records), default=4)
     table.add_column(
@@ -162,7 +159,7 @@ def list_(
         table.add_row(
             Text(r.run_id),
             Text(r.flow),
-            Text(_status(r, now), style=STATUS_STYLES.get(r.status, "")),
+            Text(run_status(r, now), style=STATUS_STYLES.get(r.status, "")),
             "?" if corrupt else _when(r.created_at),
             "?" if corrupt else _when(r.updated_at),
             Text(r.error if corrupt else _short(_first_line(r.error)), style="red"),
@@ -182,33 +179,28 @@ def show(
     debug: Debug = False,
 ) -> None:
     """Show a stored run: its record, timeline, and output or error."""
-    from plait.cli._run import jsonable, store_url
+    from plait.cli._run import code_args, jsonable, resume_hint, store_hint, store_url
     from plait.cli._timeline import render_timeline
-    from plait.runtime import encode_event
+    from plait.engine import STALE, is_live, run_doc, run_output, run_status, stored_ref
 
     url = store_url(store)
 
-    async def fetch(s: Store) -> tuple[RunRecord | None, list[Event]]:
-        record = await s.get_run(run_id)
-        return record, ([] if record is None else await s.read(run_id))
+    from plait.engine import find_run
 
     with reported(_debugging(ctx, debug)):
-        record, events = _with_store(url, fetch)
-    if record is None:
+        found = _with_store(url, lambda s: find_run(s, run_id))
+    if found is None:
         raise _no_run(run_id, url)
-    output = next((e.output for e in reversed(events) if isinstance(e, RunCompleted)), None)
+    record, events = found.record, found.events
+    now = time.time()
     if as_json:
-        doc = {
-            "record": _record_json(record),
-            "output": jsonable(output) if record.status == "completed" else None,
-            "events": [encode_event(e) for e in events],
-        }
-        typer.echo(json.dumps(doc, ensure_ascii=False))
+        typer.echo(json.dumps(run_doc(record, events, now=now), ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    status = run_status(record, now)
+    console = new_console()
     head = Text(f"run {record.run_id}", style="bold")
     head.append(f"  {record.flow}  ")
-    head.append(record.status, style=STATUS_STYLES.get(record.status, ""))
+    head.append(status, style=STATUS_STYLES.get(record.status, ""))
     console.print(head)
     console.print(
         Text(
@@ -220,27 +212,28 @@ def show(
     if record.inputs:
         console.print(Text("inputs: ", style="bold").append(json.dumps(jsonable(record.inputs))))
     if events:
-        render_timeline(events, console)
+        render_timeline(events, console, live=is_live(record, now))
     if record.status == "completed":
         from plait.cli._run import _readable
 
         console.print(Text("Result", style="bold"))
-        console.print(_readable(output))
+        console.print(_readable(run_output(events)))
     if record.error:
         console.print(Text("Error: ", style="bold red").append(record.error, style="red"))
+    code = code_args(stored_ref(record))
     if record.status == "waiting":
         from plait.runtime import pending
 
         for ask in pending(events):
             line = Text(f"waits for: {ask.step}: ", style="yellow").append(ask.prompt, style="")
             console.print(line)
-        console.print(
-            Text(
-                f"answer with: plait runs respond {record.run_id} --value ...", style="bright_black"
-            )
-        )
-    elif record.status != "completed":
-        console.print(Text(f"go on with: plait runs resume {record.run_id}", style="bright_black"))
+        answer = f"plait runs respond {record.run_id}{code} --value ...{store_hint(url)}"
+        console.print(Text(f"answer with: {answer}", style="bright_black"))
+    elif status == STALE or record.status in ("failed", "cancelled"):
+        hint = resume_hint(record.run_id, store=url, code=code)
+        console.print(Text(f"go on with: {hint}", style="bright_black"))
+    elif record.status == "running":
+        console.print(Text("a process runs it now", style="bright_black"))
 
 
 def _flow_of(record: RunRecord, allow: list[str] | None = None) -> Any:
@@ -290,7 +283,7 @@ def resume_(
 
     debug = _debugging(ctx, debug)
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     with reported(debug):
         record = _with_store(url, lambda s: s.get_run(run_id))
         if record is None:
@@ -305,6 +298,7 @@ def resume_(
             as_json=as_json,
             quiet=quiet,
             debug=debug,
+            target=target or "",
         )
 
 
@@ -324,14 +318,6 @@ def _moment(text: str | None, option: str) -> float | None:
             "2026-11-24T09:30)",
             param_hint=f"'{option}'",
         ) from None
-
-
-def _status(record: RunRecord, now: float) -> str:
-    from plait.runtime import is_stale
-
-    if record.status == "running" and is_stale(record, now):
-        return "running (stale)"
-    return record.status
 
 
 def _duration(text: str | None) -> float | None:
@@ -385,7 +371,7 @@ def prune(
         )
     cutoff = None if age is None else time.time() - age
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     with reported(_debugging(ctx, debug)):
         if not yes:
             count = _with_store(

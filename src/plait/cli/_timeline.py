@@ -1,35 +1,24 @@
 """A run's timeline from its events: one span per step attempt, drawn as a table of bars.
 
-``spans(events)`` is the data (also what ``plait run --json`` prints);
-``render_timeline(events, console)`` prints it with rich.
+``spans(events)`` is the data (:mod:`plait.engine`, also what ``plait run --json``
+prints); ``render_timeline(events, console)`` prints it with rich.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from plait.runtime import (
-    Event,
-    InputRequested,
-    RunCompleted,
-    RunStarted,
-    StepCompleted,
-    StepFailed,
-    StepStarted,
-)
+from plait.engine import Span, run_duration, spans
+from plait.runtime import Event
 
-Status = Literal["completed", "failed", "retried", "cancelled", "waiting"]
-"""``retried``: this attempt failed and the step ran again; ``cancelled``: the run ended
-(another step failed) while this attempt still ran; ``waiting``: the attempt stopped in
-``ask()`` for a person's answer (it runs again once answered)."""
+__all__ = ["STYLES", "Span", "counted", "render_timeline", "run_duration", "spans"]
 
 STYLES: dict[str, str] = {
     "completed": "green",
@@ -37,84 +26,13 @@ STYLES: dict[str, str] = {
     "retried": "yellow",
     "cancelled": "bright_black",
     "waiting": "yellow",
+    "running": "cyan",
+    "interrupted": "magenta",
 }
 MAX_ROWS = 40
 """Runs with more spans show the first and last rows and a summary per step."""
 _EDGE_ROWS = 10
 _BAR = 24
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One attempt of one step invocation, in milliseconds from the start of the run."""
-
-    step: str
-    invocation: int
-    attempt: int
-    start_ms: float
-    duration_ms: float
-    status: Status
-
-    @property
-    def end_ms(self) -> float:
-        return self.start_ms + self.duration_ms
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "invocation": self.invocation,
-            "attempt": self.attempt,
-            "start_ms": round(self.start_ms, 3),
-            "duration_ms": round(self.duration_ms, 3),
-            "status": self.status,
-        }
-
-
-def run_duration(events: Sequence[Event]) -> float:
-    """Seconds the run took: ``RunCompleted.duration``, else first to last event."""
-    for event in reversed(events):
-        if isinstance(event, RunCompleted):
-            return event.duration
-    return events[-1].ts - events[0].ts if events else 0.0
-
-
-def spans(events: Iterable[Event]) -> list[Span]:
-    """The run's step attempts in the order they started."""
-    t0: float | None = None
-    last = 0.0
-    open_: dict[tuple[str, int], tuple[int, int, float]] = {}  # -> (row, attempt, start)
-    rows: list[Span | None] = []
-    for event in events:
-        t0 = event.ts if t0 is None else t0
-        last = event.ts
-        if isinstance(event, RunStarted):
-            t0 = event.ts
-        elif isinstance(event, StepStarted):
-            open_[(event.step, event.invocation)] = (len(rows), event.attempt, event.ts)
-            rows.append(None)
-        elif isinstance(event, InputRequested):
-            opened = open_.pop((event.step, event.invocation), None)
-            if opened is not None:
-                row, attempt, ts = opened
-                start = (ts - t0) * 1000
-                duration = (event.ts - ts) * 1000
-                rows[row] = Span(event.step, event.invocation, attempt, start, duration, "waiting")
-        elif isinstance(event, StepCompleted | StepFailed):
-            opened = open_.pop((event.step, event.invocation), None)
-            if opened is None:
-                continue
-            row, attempt, ts = opened
-            status: Status = "completed"
-            if isinstance(event, StepFailed):
-                status = "retried" if event.retrying else "failed"
-            start = (ts - t0) * 1000
-            rows[row] = Span(
-                event.step, event.invocation, attempt, start, event.duration * 1000, status
-            )
-    for (step, invocation), (row, attempt, ts) in open_.items():
-        start = (ts - (t0 or ts)) * 1000
-        rows[row] = Span(step, invocation, attempt, start, (last - ts) * 1000, "cancelled")
-    return [r for r in rows if r is not None]
 
 
 def counted(n: int, noun: str) -> str:
@@ -148,13 +66,19 @@ def _row_cells(span: Span, total_ms: float) -> list[Any]:
 
 
 def render_timeline(
-    events: Sequence[Event], console: Console, *, max_rows: int = MAX_ROWS, caption: bool = True
+    events: Sequence[Event],
+    console: Console,
+    *,
+    max_rows: int = MAX_ROWS,
+    caption: bool = True,
+    live: bool = False,
 ) -> list[Span]:
     """Print the run's timeline (and a per-step summary for long runs); return its spans.
+    ``live``: a process runs the run now (its unfinished steps are running).
 
     The caption names the run, its duration and how many steps ran.
     """
-    rows = spans(events)
+    rows = spans(events, live=live)
     total_ms = max([run_duration(events) * 1000, *(s.end_ms for s in rows)])
     steps = len({s.step for s in rows})
     run_id = events[0].run_id if events else "?"

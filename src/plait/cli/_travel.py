@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.pretty import Pretty
 from rich.table import Table
 from rich.text import Text
 
+from plait.cli._console import console as new_console
 from plait.cli._errors import print_error, reported
 from plait.cli._runs import (
     AllowOpt,
@@ -40,9 +40,12 @@ _GONE = "—"
 
 async def _stored(store: Store, run_id: str, url: str, seqs: Sequence[int]) -> list[Event]:
     """The log of ``run_id``, after checking the run exists and holds events ``seqs``."""
-    if await store.get_run(run_id) is None:
+    from plait.engine import find_run
+
+    found = await find_run(store, run_id)
+    if found is None:
         raise _no_run(run_id, url)
-    events = await store.read(run_id)
+    events = found.events
     for seq in seqs:
         if events and not events[0].seq <= seq <= events[-1].seq:
             print_error(
@@ -94,18 +97,18 @@ def checkpoints(
 ) -> None:
     """List a run's checkpoints (its start, then each completed step): the SEQs that
     `plait runs state` reads and `plait runs fork` starts from."""
-    from plait.cli._run import store_url
-    from plait.engine import Checkpoint
+    from plait.cli._run import code_args, store_hint, store_url
+    from plait.engine import Checkpoint, stored_ref
     from plait.engine import checkpoints as checkpoints_of
 
     url = store_url(store)
 
-    async def fetch(s: Store) -> tuple[list[Checkpoint], list[Event]]:
+    async def fetch(s: Store) -> tuple[list[Checkpoint], list[Event], RunRecord | None]:
         events = await _stored(s, run_id, url, ())
-        return await checkpoints_of(run_id, store=s), events
+        return await checkpoints_of(run_id, store=s), events, await s.get_run(run_id)
 
     with reported(_debugging(ctx, debug)):
-        marks, events = _with_store(url, fetch)
+        marks, events, record = _with_store(url, fetch)
     rows: list[dict[str, Any]] = []
     before = 0
     for mark in marks:
@@ -141,12 +144,14 @@ def checkpoints(
             _time(row["ts"]),
             keys,
         )
-    console = Console(highlight=False)
+    console = new_console()
     console.print(table)
+    hint = store_hint(url)
+    code = code_args(stored_ref(record) if record else "")
     console.print(
         Text(
-            f"read one with: plait runs state {run_id} SEQ · fork from one with: "
-            f"plait runs fork {run_id} SEQ --set key=value --resume",
+            f"read one with: plait runs state {run_id} SEQ{hint} · fork from one with: "
+            f"plait runs fork {run_id} SEQ{code} --set key=value --resume{hint}",
             style="bright_black",
         )
     )
@@ -178,7 +183,7 @@ def state(
     if as_json:
         typer.echo(json.dumps(jsonable(values), ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    console = new_console()
     console.print(Text(f"state of run {run_id} after event {seq}", style="bold"))
     console.print(Pretty(values))
 
@@ -224,7 +229,7 @@ def diff_(
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    console = new_console()
     if not changes:
         console.print(
             Text(f"the state of run {run_id} is the same after events {a} and {b}", style="green")
@@ -244,28 +249,18 @@ def diff_(
     console.print(table)
 
 
-def parse_changes(pairs: Sequence[str], set_json: str | None) -> dict[str, Any]:
-    """``--set-json`` updated by each ``--set key=value`` (JSON when it parses, else the
-    text); ValueError on a malformed one."""
-    changes: dict[str, Any] = {}
-    if set_json:
-        try:
-            data = json.loads(set_json)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--set-json is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"--set-json must be a JSON object, got {type(data).__name__}")
-        changes.update(data)
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set {pair!r} is not key=value")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        changes[key.strip()] = value
-    return changes
+def parse_changes(
+    pairs: Sequence[str], set_json: str | None, definition: Any = None
+) -> dict[str, Any]:
+    """``--set-json`` updated by each ``--set key=value``, each value read with the type
+    ``definition``'s state gives its key (see :func:`plait.engine.parse_pairs`);
+    ValueError on a malformed one."""
+    from plait.engine import parse_pairs, state_fields
+
+    fields = [] if definition is None else state_fields(definition)
+    return parse_pairs(
+        pairs, fields=fields, option="--set", base=set_json, base_option="--set-json"
+    )
 
 
 @runs.command()
@@ -321,7 +316,7 @@ def fork(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
 
     async def fetch(s: Store) -> RunRecord | None:
         await _stored(s, run_id, url, (seq,))
@@ -332,6 +327,10 @@ def fork(
         if record is None:  # deleted meanwhile
             raise _no_run(run_id, url)
         definition = definition_for(target, record, allow)
+        try:
+            changes = parse_changes(set_ or [], set_json, definition)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         new_id = _with_store(
             url, lambda s: fork_run(definition, run_id, seq, store=s, state_changes=changes)
         )

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from plait.cli._console import console as new_console
 from plait.cli._errors import reported
 from plait.cli._runs import AllowOpt, Debug, StoreOpt, _debugging
 from plait.core import mask_secrets, mask_url
@@ -59,7 +60,7 @@ def worker(
         )
     debug = _debugging(ctx, debug)
     url = store_url(store)
-    console = Console(highlight=False)
+    console = new_console()
     allowed = list(allow or ())
 
     def load(record: Any) -> Any:

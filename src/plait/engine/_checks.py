@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from plait.core import InputError, RunError, StoreError
+from plait.core import InputError, RunError
 from plait.engine._bind import inputs_needed
+from plait.engine._log import StoredRun, load_run
 from plait.plan import Plan
 from plait.runtime import (
     DURABILITY,
@@ -17,7 +18,6 @@ from plait.runtime import (
     InputRequested,
     ItemCompleted,
     RouteTaken,
-    RunStarted,
     StepCompleted,
     StepFailed,
     StepStarted,
@@ -56,39 +56,20 @@ def check_durability(plan: Plan, durability: object) -> None:
         )
 
 
-async def stored_log(store: Store, run_id: str, plan: Plan) -> list[Event]:
-    """The run's events, after checking it exists, belongs to ``plan`` and can go on.
-    Empty when the run's first process died between storing the run and its first event."""
-    record = await store.get_run(run_id)
-    if record is None:
-        raise RunError(
-            f"no run {run_id} in this store; check the run id and the store URL "
-            "(PLAIT_STORE or store=...)",
-            flow=plan.name,
-            run_id=run_id,
-        )
-    if record.flow != plan.name:
-        raise RunError(
-            f"run {run_id} is a run of {record.flow!r}, not of {plan.name!r}; resume it "
-            "with that flow",
-            flow=plan.name,
-            run_id=run_id,
-        )
-    if record.status == "completed":
+async def stored_log(store: Store, run_id: str, plan: Plan) -> StoredRun:
+    """The run's record and events, after checking it exists, belongs to ``plan`` and can
+    go on. No events when the run's first process died between storing the run and its
+    first event."""
+    found = await load_run(store, run_id, flow=plan.name, started=True)
+    if found.record.status == "completed":
         raise RunError(
             f"run {run_id} of {plan.name!r} has already completed: there is nothing to "
             "resume; start a new run",
             flow=plan.name,
             run_id=run_id,
         )
-    events = await store.read(run_id)
-    if events and not isinstance(events[0], RunStarted):
-        raise StoreError(
-            f"the stored log of run {run_id} does not begin with RunStarted (truncated or "
-            "corrupted); it cannot be resumed, and nothing was changed"
-        )
-    _check_plan_drift(events, run_id, plan)
-    return events
+    _check_plan_drift(found.events, run_id, plan)
+    return found
 
 
 # Events a step of the plan records; others may name pseudo-steps (a fork's "fork").
@@ -129,12 +110,10 @@ def _check_plan_drift(events: list[Event], run_id: str, plan: Plan) -> None:
     )
 
 
-async def new_run_id_free(store: Store, run_id: str, plan: Plan, own_store: bool) -> None:
+async def new_run_id_free(store: Store, run_id: str, plan: Plan) -> None:
     """A flow's run id is free in ``store`` (it may come from the state or the inputs)."""
     if await store.get_run(run_id) is None:
         return
-    if own_store:
-        await store.close()
     raise RunError(
         f"run {run_id} of {plan.name!r} is already in this store: a flow's run id is its "
         "state's id, and each run needs its own. To go on with that run use "

@@ -17,7 +17,7 @@ from plait.define import (
     live_mapping,
     reducers_of,
 )
-from plait.engine._backends import open_store
+from plait.engine._backends import owned_store
 from plait.engine._bind import bindings_for, workflow_result
 from plait.engine._checks import (
     check_durability,
@@ -25,6 +25,7 @@ from plait.engine._checks import (
     new_run_id_free,
     stored_log,
 )
+from plait.engine._loader import definition_ref
 from plait.engine._respond import can_go_on, record_answer
 from plait.executors import LocalExecutor
 from plait.plan import Plan, compile, render
@@ -91,15 +92,14 @@ class Engine:
                 f"got {type(inputs).__name__}; pass a dict such as inputs={{'topic': 'AI'}}"
             )
         inputs = dict(inputs or {})
-        self._not_running(definition, plan)
+        payload = None
         if isinstance(definition, Flow):
             # The state's id is the run's (see Flow): the first run of an instance takes
             # the id its state got when it was made, inputs={"id": ...} names the run.
             run_id = run_id or definition._next_run_id(inputs)
             state = definition._new_state(inputs, run_id)
-            definition._state = state
             definition._ran = True
-            definition._trigger_payload = inputs.get(TRIGGER_PAYLOAD)
+            payload = inputs.get(TRIGGER_PAYLOAD)
             subscribers = [*definition._listeners, *listeners]
         else:
             run_id = run_id or new_run_id()
@@ -111,17 +111,18 @@ class Engine:
             definition.state = state
             subscribers = list(listeners)
         definition.run_id = run_id
-        own_store = store is None or isinstance(store, str)
-        the_store: Store = await open_store(store)
-        fresh = own_store and getattr(the_store, "immediate", False)  # a new memory store
-        if not (stored or fresh) and isinstance(definition, Flow):
-            await new_run_id_free(the_store, run_id, plan, own_store)
-        loop = self._loop(
-            definition, plan, the_store, executor, run_id, state, subscribers, None, durability
-        )
-        return await self._execute(
-            definition, loop, loop.run(inputs, stored=stored), own_store, executor
-        )
+        async with owned_store(store) as the_store:
+            own_store = the_store is not store
+            fresh = own_store and getattr(the_store, "immediate", False)  # a new memory store
+            if not (stored or fresh) and isinstance(definition, Flow):
+                await new_run_id_free(the_store, run_id, plan)
+            loop = self._loop(
+                definition, plan, the_store, executor, run_id, state, subscribers, None, durability
+            )
+            loop.ref = definition_ref(definition)  # how the stored run names its code
+            return await self._execute(
+                definition, loop, loop.run(inputs, stored=stored), own_store, executor, payload
+            )
 
     async def resume(
         self,
@@ -136,17 +137,38 @@ class Engine:
         """Go on with a stored run: completed steps are not run again."""
         plan = compile(definition)
         check_durability(plan, durability)
-        self._not_running(definition, plan)
-        own_store = store is None or isinstance(store, str)
-        the_store: Store = await open_store(store)
+        async with owned_store(store) as the_store:
+            return await self._resume(
+                definition,
+                plan,
+                run_id,
+                the_store,
+                the_store is not store,
+                executor,
+                listeners,
+                durability,
+            )
+
+    async def _resume(
+        self,
+        definition: Any,
+        plan: Plan,
+        run_id: str,
+        the_store: Store,
+        own_store: bool,
+        executor: Any,
+        listeners: Iterable[Callable[[Any], None]],
+        durability: str,
+    ) -> Any:
         lease = None
+        payload = None
         try:
             if not getattr(the_store, "immediate", False) and await the_store.get_run(run_id):
                 # Own the run before reading its log: what we read then stays the log.
                 lease = Lease(the_store, run_id)
                 await lease.take()
-            events = await stored_log(the_store, run_id, plan)
-            record = await the_store.get_run(run_id)
+            found = await stored_log(the_store, run_id, plan)
+            events, record = found.events, found.record
             if events:
                 view = replay(_index(plan), events)
                 if view.status == "waiting" and not can_go_on(view, time.time()):
@@ -157,7 +179,6 @@ class Engine:
                     definition._ran = True  # its next kickoff is a new run, with a new id
                     started = events[0]
                     payload = getattr(started, "inputs", {}).get(TRIGGER_PAYLOAD)
-                    definition._trigger_payload = payload
                 else:
                     state_type = definition.__plait_state_type__
                     reducers = reducers_of(state_type, definition.reducers)
@@ -165,28 +186,21 @@ class Engine:
         except BaseException:
             if lease is not None:
                 await lease.release()
-            if own_store:
-                await the_store.close()
             raise
         if not events:  # its first process died before anything ran: start it over
             if lease is not None:
                 await lease.release()  # run() takes its own
-            try:
-                return await self.run(
-                    definition,
-                    record.inputs if record is not None else {},
-                    store=the_store,
-                    executor=executor,
-                    run_id=run_id,
-                    listeners=listeners,
-                    stored=True,
-                    durability=durability,
-                )
-            finally:
-                if own_store:
-                    await the_store.close()
+            return await self.run(
+                definition,
+                record.inputs,
+                store=the_store,
+                executor=executor,
+                run_id=run_id,
+                listeners=listeners,
+                stored=True,
+                durability=durability,
+            )
         if isinstance(definition, Flow):
-            definition._state = state
             subscribers = [*definition._listeners, *listeners]
         else:
             definition.state = state
@@ -195,7 +209,8 @@ class Engine:
         loop = self._loop(
             definition, plan, the_store, executor, run_id, state, subscribers, lease, durability
         )
-        return await self._execute(definition, loop, loop.resume(events), own_store, executor)
+        work = loop.resume(events)
+        return await self._execute(definition, loop, work, own_store, executor, payload)
 
     async def respond(
         self,
@@ -211,9 +226,7 @@ class Engine:
     ) -> Any:
         """Answer what waiting run ``run_id`` asks, then (``resume``) resume it."""
         plan = compile(definition)
-        own_store = store is None or isinstance(store, str)
-        the_store: Store = await open_store(store)
-        try:
+        async with owned_store(store) as the_store:
             await record_answer(
                 the_store,
                 run_id,
@@ -226,22 +239,6 @@ class Engine:
             if not resume:
                 return None
             return await self.resume(definition, run_id, store=the_store, **options)
-        finally:
-            if own_store:
-                await the_store.close()
-
-    def _not_running(self, definition: Any, plan: Plan) -> None:
-        if definition._running:
-            again = (
-                "create another instance to run it twice at once"
-                if plan.kind == "flow"
-                else "wait for that run to end, or define a second Workflow to run two at once"
-            )
-            raise RunError(
-                f"{plan.kind} {plan.name!r} is already running; its state, run_id and "
-                f"events describe one run at a time: {again}",
-                flow=plan.name,
-            )
 
     def _loop(
         self,
@@ -280,8 +277,12 @@ class Engine:
         work: Coroutine[Any, Any, Any],
         own_store: bool,
         executor: Executor | None,
+        payload: Any = None,
     ) -> Any:
-        definition._running = True
+        # One definition may serve many runs at once: a flow's steps see their own run's
+        # state and id through the scope it enters here (see plait.define._flow_run).
+        flow = isinstance(definition, Flow)
+        scope = definition._enter_run(loop.state, loop.run_id, payload) if flow else None
         try:
             return await work
         except WaitingForInput as waiting:
@@ -293,12 +294,12 @@ class Engine:
                 )
             raise
         finally:
-            definition._running = False
-            definition.events = loop.events
+            if scope is not None:
+                definition._leave_run(scope, loop.events)
+            else:
+                definition.events = loop.events
             if executor is None:
                 await loop.executor.close()
-            if own_store:
-                await loop.store.close()
 
     async def stream(
         self, definition: Any, inputs: Mapping[str, Any] | None, **options: Any

@@ -7,8 +7,14 @@ decides what it may name:
   loads files and modules alike — whoever types it could run that code anyway;
 - a reference read from stored data (the flow class a run's stored plan names):
   :func:`load_definition` imports modules only, and loads a file only when the operator
-  allowed it (``PLAIT_ALLOW_PATHS``, ``--allow PATH``). Anyone who can write one store row
-  must not thereby choose the code every worker runs.
+  allowed it (``PLAIT_ALLOW_PATHS``, ``--allow PATH``; with ``here``, as in the CLI, the
+  current folder, whose modules import anyway). Anyone who can write one store row must
+  not thereby choose the code every worker runs.
+
+What a run stores is :func:`definition_ref` of what it runs: ``package.module:Name`` for
+code that imports by name, the file's absolute path (``/abs/path/file.py:Name``) for a
+script (``python script.py``) or a file loaded by path (``plait run file.py``), so that
+every run can be resumed and recovered without naming its code.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import importlib
 import importlib.util
 import os
 import re
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +39,10 @@ ALLOW_ENV = "PLAIT_ALLOW_PATHS"
 
 _FORM = "write TARGET as path/to/file.py:Name or package.module:Name"
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_FROM_FILES: dict[str, ModuleType] = {}
+"""Modules this loader imported from a file, by module name: they do not import by name."""
+NAME_IT = "path/to/file.py:Name"
+"""What :func:`resume_needs` answers when nothing stored names loadable code."""
 
 
 class TargetError(PlaitError):
@@ -80,31 +91,111 @@ def allowed_paths(extra: Iterable[str | os.PathLike[str]] = ()) -> tuple[Path, .
     return tuple(Path(p).expanduser().resolve() for p in [*listed, *extra])
 
 
+def definition_ref(definition: Any) -> str:
+    """The reference a run of ``definition`` stores, by which :func:`load_definition`
+    finds its code again: ``package.module:Name`` for code that imports by name, else the
+    file's absolute path, ``/abs/path/file.py:Name`` (a script run as ``python
+    script.py``, a file loaded by path). ``""`` when no name reaches it (a class made in a
+    function, a workflow that no module holds, code typed at a prompt)."""
+    if isinstance(definition, Workflow):
+        return _workflow_ref(definition)
+    cls = definition if isinstance(definition, type) else type(definition)
+    if not _DOTTED.fullmatch(cls.__qualname__):  # made in a function: "f.<locals>.Flow"
+        return ""
+    return _module_ref(cls.__module__, cls.__qualname__)
+
+
+def _module_ref(module_name: str, name: str) -> str:
+    module = sys.modules.get(module_name)
+    if module is not None and _FROM_FILES.get(module_name) is module:
+        return f"{Path(str(module.__file__)).resolve()}:{name}"
+    if module_name != "__main__":
+        return f"{module_name}:{name}"
+    spec = getattr(module, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":  # python -m package.module
+        return f"{spec.name}:{name}"
+    file = getattr(module, "__file__", None)
+    return f"{Path(file).resolve()}:{name}" if file else ""
+
+
+def _workflow_ref(workflow: Workflow) -> str:
+    """The module attribute that holds ``workflow``: looked for in the modules of its
+    tasks, the main script and the files this loader loaded."""
+    steps = workflow.__plait_steps__.values()
+    near = [getattr(step.fn, "__module__", None) for step in steps]
+    for module_name in dict.fromkeys([*near, "__main__", *_FROM_FILES]):
+        module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+        if module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is workflow and _DOTTED.fullmatch(attr):
+                return _module_ref(module.__name__, attr)
+    return ""
+
+
+def stored_ref(record: RunRecord) -> str:
+    """The reference run ``record``'s stored plan names, or ``""`` when it names none
+    that loads (see :func:`resume_needs`)."""
+    try:
+        return _stored_ref(record)
+    except TargetError:
+        return ""
+
+
+def resume_needs(
+    ref: str, *, allow: Iterable[str | os.PathLike[str]] = (), here: bool = True
+) -> str:
+    """What ``plait runs resume RUN_ID`` needs after the run id to load the stored
+    reference ``ref`` here: ``""`` (it loads as it is), ``--allow FOLDER`` (a file not on
+    the allow-list), or :data:`NAME_IT` (nothing stored reaches the code: name it)."""
+    where, sep, name = ref.rpartition(":")
+    if not (sep and where and _DOTTED.fullmatch(name)) or where == "__main__":
+        return NAME_IT
+    if _looks_like_path(where):
+        path = Path(where).expanduser().resolve()
+        if _is_allowed(path, _allowed(allow, here)):
+            return ""
+        return f"--allow {shlex.quote(str(path.parent))}"
+    return "" if _DOTTED.fullmatch(where) else NAME_IT
+
+
+def _allowed(allow: Iterable[str | os.PathLike[str]], here: bool) -> tuple[Path, ...]:
+    """The allow-list; with ``here`` the current folder too: its modules import anyway."""
+    listed = allowed_paths(allow)
+    return (*listed, Path.cwd().resolve()) if here else listed
+
+
+def _is_allowed(path: Path, allowed: tuple[Path, ...]) -> bool:
+    return any(path == a or path.is_relative_to(a) for a in allowed)
+
+
 def load_definition(
     record: RunRecord,
     *,
     allow: Iterable[str | os.PathLike[str]] | None = None,
     here: bool = False,
 ) -> Any:
-    """A fresh instance of the flow class run ``record``'s stored plan names.
+    """The flow or workflow run ``record``'s stored plan names (a flow class: a fresh
+    instance of it).
 
-    The stored reference may name an importable module (``package.module:Class``), or a
+    The stored reference may name an importable module (``package.module:Name``), or a
     file on the allow-list (``allow``, ``$PLAIT_ALLOW_PATHS``); a module not found on the
     import path is also looked for in allowed folders and as an allowed file's name.
-    Anything else is refused with a :class:`TargetError` naming the run. With ``here``,
-    modules in the current folder import too, as with ``python -m`` (the CLI).
+    Anything else is refused with a :class:`TargetError` naming the run. With ``here``
+    (the CLI), modules in the current folder import, as with ``python -m``, and files
+    under it load.
     """
     ref = _stored_ref(record)
     if here:
         import_from_here()
     where, _, name = ref.rpartition(":")
-    allowed = allowed_paths(allow or ())
+    allowed = _allowed(allow or (), here)
     path = _allowed_file(where, allowed, record) if _looks_like_path(where) else None
     if path is None and not (_DOTTED.fullmatch(where) and _DOTTED.fullmatch(name)):
         raise TargetError(
             f"run {record.run_id} of {record.flow!r}: its stored plan names {ref!r}, which is "
-            "neither a module reference (package.module:Class) nor a file; name the flow: "
-            f"plait runs resume {record.run_id} path/to/file.py:Name"
+            "neither a module reference (package.module:Name) nor a file; name the flow: "
+            f"plait runs resume {record.run_id} {NAME_IT}"
         )
     try:
         if path is None:
@@ -117,43 +208,50 @@ def load_definition(
         raise TargetError(
             f"cannot load the flow {ref!r} of run {record.run_id}: {reason}; run where that "
             "code imports (its folder, or PYTHONPATH), allow its file or folder (--allow PATH "
-            f"or {ALLOW_ENV}), or name it: plait runs resume {record.run_id} "
-            "path/to/file.py:Name"
+            f"or {ALLOW_ENV}), or name it: plait runs resume {record.run_id} {NAME_IT}"
         ) from exc
 
 
 def _stored_ref(record: RunRecord) -> str:
-    """``module:Class`` from the stored plan (older runs: from its step refs
-    ``module:Class.method``)."""
+    """``module:Name`` or ``/path/file.py:Name`` from the stored plan (older runs of
+    flows: from its step refs ``module:Class.method``)."""
     plan = record.plan or {}
-    if plan.get("kind") == "workflow":
+    ref = str(plan.get("ref") or "")
+    name_it = f"name it: plait runs resume {record.run_id} {NAME_IT}"
+    if not ref and plan.get("kind") == "workflow":
         raise TargetError(
-            f"run {record.run_id} is a run of the workflow {record.flow!r}, which its stored "
-            "plan cannot name (workflows are objects, not classes): name it as TARGET "
-            "(plait runs resume RUN_ID path/to/file.py:Name), or recover it with load=..."
+            f"run {record.run_id} of the workflow {record.flow!r} stores no module attribute "
+            f"that holds the workflow (it was made in a function, or by an older plait); "
+            f"{name_it}"
         )
-    refs = {str(s.get("ref", "")) for s in plan.get("steps", [])}
-    owners = {ref.rpartition(".")[0] for ref in refs if ":" in ref and "." in ref}
-    if plan.get("ref"):
-        owners = {str(plan["ref"])}
-    if len(owners) != 1 or ":" not in (ref := owners.pop()):
+    if not ref:
+        refs = {str(s.get("ref", "")) for s in plan.get("steps", [])}
+        owners = {r.rpartition(".")[0] for r in refs if ":" in r and "." in r}
+        ref = owners.pop() if len(owners) == 1 else ""
+    if ":" not in ref:
         raise TargetError(
-            f"cannot tell from run {record.run_id}'s stored plan which flow class to load; "
-            "give TARGET (plait runs resume RUN_ID path/to/file.py:Name)"
+            f"cannot tell from run {record.run_id}'s stored plan which flow to load "
+            f"(its class was made in a function, or code typed at a prompt); {name_it}"
+        )
+    if ref.partition(":")[0] == "__main__":
+        raise TargetError(
+            f"run {record.run_id} was started by a script (python script.py) and stored as "
+            f"{ref!r}, which no other process can import (an older plait stored no file "
+            f"path); {name_it}"
         )
     return ref
 
 
 def _allowed_file(where: str, allowed: tuple[Path, ...], record: RunRecord) -> Path:
     path = Path(where).expanduser().resolve()
-    if any(path == a or path.is_relative_to(a) for a in allowed):
+    if _is_allowed(path, allowed):
         return path
     raise TargetError(
         f"run {record.run_id} of {record.flow!r}: its stored plan names the file {where!r}, "
         "which is not on the allow-list: plait loads a file named in stored data only from "
         "the files and folders the operator allows. If the file is yours, allow it "
         f"(--allow {path.parent} or {ALLOW_ENV}={path.parent}) or name it as TARGET "
-        f"(plait runs resume {record.run_id} path/to/file.py:Name); if not, someone changed "
+        f"(plait runs resume {record.run_id} {NAME_IT}); if not, someone changed "
         "the stored run"
     )
 
@@ -216,6 +314,7 @@ def _import_file(path: Path) -> ModuleType:
         raise TargetError(f"cannot load {str(path)!r} as Python source; {_FORM}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # pydantic and dataclasses resolve annotations through it
+    _FROM_FILES[name] = module  # its runs store its path: it does not import by name
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so the file can import its siblings

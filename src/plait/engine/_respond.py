@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from plait.core import InputError, RunError, StoreError
+from plait.engine._log import load_run
 from plait.runtime import InputReceived, InputRequested, RunView, Store, pending
 
 
@@ -154,19 +155,8 @@ async def record_answer(
 
     ``definition`` (the flow or workflow, when at hand) lets the answer be validated with
     the type the step asked with, not only with its JSON schema."""
-    record = await store.get_run(run_id)
-    if record is None:
-        raise RunError(
-            f"no run {run_id} in this store; check the run id and the store URL",
-            flow=flow,
-            run_id=run_id,
-        )
-    if flow and record.flow != flow:
-        raise RunError(
-            f"run {run_id} is a run of {record.flow!r}, not of {flow!r}",
-            flow=flow,
-            run_id=run_id,
-        )
+    found = await load_run(store, run_id, flow=flow or None)
+    record, events = found.record, found.events
     if record.status != "waiting":
         raise RunError(
             f"run {run_id} is not waiting for input: its status is {record.status!r}; only "
@@ -174,7 +164,6 @@ async def record_answer(
             flow=record.flow,
             run_id=run_id,
         )
-    events = await store.read(run_id)
     asks = pending(events)
     if not asks:
         raise RunError(

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from plait.core import InputError, RunError, StoreError, new_run_id
-from plait.engine._backends import open_store
+from plait.engine._backends import owned_store
+from plait.engine._inputs import state_type_of
+from plait.engine._log import StoredRun, load_run
 from plait.plan import Plan, compile
 from plait.runtime import (
     Event,
@@ -71,30 +73,20 @@ class Checkpoint:
     ts: float
 
 
-async def _log(store: Store, run_id: str) -> list[Event]:
-    if await store.get_run(run_id) is None:
-        raise RunError(
-            f"no run {run_id} in this store; check the run id and the store URL "
-            "(PLAIT_STORE or store=...)",
-            run_id=run_id,
-        )
-    events = await store.read(run_id)
-    if not events or not isinstance(events[0], RunStarted):
+async def _log(store: Store, run_id: str, flow: str | None = None) -> StoredRun:
+    """The run (of ``flow``, if given), whose log must begin with ``RunStarted``."""
+    found = await load_run(store, run_id, flow=flow, started=True)
+    if not found.events:
         raise StoreError(
-            f"the stored log of run {run_id} does not begin with RunStarted (the run never "
-            "started, or its log is truncated or corrupted); it has no checkpoints"
+            f"the stored log of run {run_id} is empty (the run never started, or its log "
+            "is truncated); it has no checkpoints"
         )
-    return events
+    return found
 
 
 async def _with_log(store: Any, run_id: str) -> list[Event]:
-    own = store is None or isinstance(store, str)
-    the_store: Store = await open_store(store)
-    try:
-        return await _log(the_store, run_id)
-    finally:
-        if own:
-            await the_store.close()
+    async with owned_store(store) as the_store:
+        return (await _log(the_store, run_id)).events
 
 
 def _checkpoints(events: list[Event]) -> list[Checkpoint]:
@@ -196,11 +188,9 @@ async def fork(
     definition.resume_async(new_id, store=...)`` goes on from there, without running
     again the steps completed by then. ``run_id`` itself is not changed."""
     plan = compile(definition)
-    own = store is None or isinstance(store, str)
-    the_store: Store = await open_store(store)
-    try:
-        record = await _record_of(the_store, run_id, plan.name)
-        events = await _log(the_store, run_id)
+    async with owned_store(store) as the_store:
+        found = await _log(the_store, run_id, plan.name)
+        record, events = found.record, found.events
         _check_seq(run_id, events, seq)
         marks = {c.seq for c in _checkpoints(events)}
         if seq not in marks:
@@ -224,16 +214,12 @@ async def fork(
         if extra:
             extra = _fitting(definition, plan.name, run_id, _state(kept, kept[-1].seq), extra)
         return await _copy_run(the_store, record, kept, extra)
-    finally:
-        if own:
-            await the_store.close()
 
 
 def _state_model(definition: Any) -> Any:
     """The pydantic model of ``definition``'s state, or ``None`` (a dict state)."""
-    typed = getattr(definition, "_state_type_now", None)
-    model = typed() if callable(typed) else getattr(definition, "__plait_state_type__", None)
-    if not isinstance(model, type) or not hasattr(model, "model_validate"):
+    model = state_type_of(definition)
+    if model is None or not hasattr(model, "model_validate"):
         return None
     return model
 
@@ -280,23 +266,6 @@ def _fitting(
         ) from None
     held = fitted.model_dump(mode="json")
     return {k: held.get(k, v) for k, v in changes.items()}
-
-
-async def _record_of(store: Store, run_id: str, flow: str) -> RunRecord:
-    record = await store.get_run(run_id)
-    if record is None:
-        raise RunError(
-            f"no run {run_id} in this store; check the run id and the store URL "
-            "(PLAIT_STORE or store=...)",
-            run_id=run_id,
-        )
-    if record.flow != flow:
-        raise RunError(
-            f"run {run_id} is a run of {record.flow!r}, not of {flow!r}; use that flow",
-            flow=flow,
-            run_id=run_id,
-        )
-    return record
 
 
 async def _copy_run(
@@ -427,13 +396,8 @@ async def rerun_from(
             flow=plan.name,
             run_id=run_id,
         )
-    own = store is None or isinstance(store, str)
-    the_store: Store = await open_store(store)
-    try:
-        record = await _record_of(the_store, run_id, plan.name)
-        events = await _log(the_store, run_id)
+    async with owned_store(store) as the_store:
+        found = await _log(the_store, run_id, plan.name)
+        record, events = found.record, found.events
         kept = _rerun_log(plan, TriggerIndex.build(plan), events, step, invocation)
         return await _copy_run(the_store, record, kept)
-    finally:
-        if own:
-            await the_store.close()

@@ -9,9 +9,10 @@ taken up when
   (``respond(..., resume=False)``), or a wait ran past its timeout.
 
 Taking a run up is an ordinary ``resume``, whose lease makes sure that of several workers
-exactly one runs it. The flow class comes from the run's stored plan (``module:Class``,
-through the one loader: :func:`~plait.engine.load_definition`); pass ``load=`` to find
-definitions another way (workflows, say).
+exactly one runs it. The flow or workflow comes from the reference the run stored
+(``module:Name``, or the file of a script: ``/path/file.py:Name``), through the one
+loader, :func:`~plait.engine.load_definition`, which loads a file only from the
+allow-list; pass ``load=`` to find definitions another way.
 
 One run that cannot go on never stops the others: it is reported in
 :attr:`Recovered.failed` and the rest are recovered. A run whose code loads but cannot go
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plait.core import PlaitError, RunBusyError, StoreError, WaitingForInput, mask_secrets
-from plait.engine._backends import open_store
+from plait.engine._backends import owned_store
 from plait.engine._engine import ENGINE, _index
 from plait.engine._loader import load_definition
 from plait.engine._respond import can_go_on
@@ -99,13 +100,8 @@ async def recover(
 ) -> Recovered:
     """Finish every run in ``store`` (a Store or URL) that nobody runs any more; see the
     module docs. Returns what happened to each run it looked at."""
-    own = store is None or isinstance(store, str)
-    the_store: Store = await open_store(store)
-    try:
+    async with owned_store(store) as the_store:
         return await _look(the_store, load, limit, None)
-    finally:
-        if own:
-            await the_store.close()
 
 
 async def _look(store: Store, load: Loader, limit: int, backoff: _Backoff | None) -> Recovered:
@@ -218,9 +214,8 @@ async def work(
     """Look for runs to recover every ``interval`` seconds, until cancelled. A look that
     fails (the store is unreachable) is reported in :attr:`Recovered.error`, and the
     worker looks again after ``interval``."""
-    the_store: Store = await open_store(store)
     backoff = _Backoff(first=max(interval, 1.0))
-    try:
+    async with owned_store(store) as the_store:
         while True:
             try:
                 result = await _look(the_store, load, 100, backoff)
@@ -230,6 +225,3 @@ async def work(
             if on_pass is not None:
                 on_pass(result)
             await asyncio.sleep(interval)
-    finally:
-        if store is None or isinstance(store, str):
-            await the_store.close()
