@@ -65,7 +65,7 @@ def test_a_chain_step_by_step() -> None:
     feed(view, log, StepCompleted, step="a", invocation=1, output="A")
     assert view.running == {}
     assert view.outputs == {"a": "A"}
-    assert (view.last_step, view.last_output, view.completed) == ("a", "A", 1)
+    assert (view.last_output, view.completed) == ("A", 1)
     assert ready(view) == [("b", "A")]
     feed(view, log, StepStarted, step="b", invocation=1)
     feed(view, log, StateChanged, step="b", changes={"x": 3}, removed=("y",))

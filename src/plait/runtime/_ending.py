@@ -81,7 +81,7 @@ class Ending(Recorder):
             await self.store.set_status(self.run_id, status, error=error)
         except Exception as exc:
             failure = StoreError(
-                f"flow {self.plan.name!r}: could not store the end of run {self.run_id} "
+                f"{self.plan.kind} {self.plan.name!r}: could not store the end of run {self.run_id} "
                 f"(status {status!r}): {exc}; its log is stored, so resume it or let "
                 "plait worker finish it"
                 + (f" (the run had failed: {error})" if raised is not None else "")

@@ -6,13 +6,20 @@ from plait.core import StepError, StepTimeoutError, StoreError
 
 
 def step_error(
-    exc: BaseException, flow: str, run_id: str, step: str, attempt: int, timeout: float | None
+    exc: BaseException,
+    flow: str,
+    run_id: str,
+    step: str,
+    attempt: int,
+    timeout: float | None,
+    kind: str = "flow",
 ) -> StepError:
     """The error a run fails with when ``step`` raised ``exc`` on its last attempt; the
-    user's exception is its ``__cause__``."""
+    user's exception is its ``__cause__``. ``kind``: the plan's (``"flow"``,
+    ``"workflow"``), as the message names it."""
     if isinstance(exc, StepError):
         return exc
-    where = f"step {step!r} of flow {flow!r} (run {run_id}, attempt {attempt})"
+    where = f"step {step!r} of {kind} {flow!r} (run {run_id}, attempt {attempt})"
     if isinstance(exc, TimeoutError) and timeout is not None:
         err: StepError = StepTimeoutError(
             f"{where} timed out after {timeout} s",
@@ -33,13 +40,15 @@ def step_error(
     return err
 
 
-def unstored(exc: BaseException, flow: str, run_id: str, step: str) -> StoreError:
+def unstored(
+    exc: BaseException, flow: str, run_id: str, step: str, kind: str = "flow"
+) -> StoreError:
     """The error a run fails with when what ``step`` did could not be stored; nothing that
     depends on it has started (``durability="sync"``). The store's error is its cause."""
     if isinstance(exc, StoreError) and f"run {run_id}: step {step!r}" in str(exc):
         return exc  # says so already
     err = StoreError(
-        f"flow {flow!r}, run {run_id}: step {step!r} finished, but what it did could not "
+        f"{kind} {flow!r}, run {run_id}: step {step!r} finished, but what it did could not "
         f"be stored, so nothing that depends on it was started: {exc}"
     )
     err.__cause__ = exc

@@ -74,6 +74,9 @@ class RunLoop(Ending, Stepping):
         self._live = live
         self._result = result
         self.owner = owner
+        self.ref: str | None = None
+        """What the stored plan names to find the code again (``module:Name``, set by the
+        engine); by default the owner's class."""
         self._limits = {s.name: s.max_calls for s in plan.steps}
         self._steps = {s.name: s for s in plan.steps}
         self._committed: dict[str, Any] = {}
@@ -130,7 +133,9 @@ class RunLoop(Ending, Stepping):
     def _plan_dict(self) -> dict[str, Any]:
         """What the store keeps about the plan with the run: enough to find its code."""
         owner = type(self.owner)
-        ref = "" if self.plan.kind == "workflow" else f"{owner.__module__}:{owner.__qualname__}"
+        ref = self.ref
+        if ref is None:
+            ref = "" if self.plan.kind == "workflow" else f"{owner.__module__}:{owner.__qualname__}"
         return {
             "format": self.plan.format,
             "name": self.plan.name,
@@ -260,10 +265,11 @@ class RunLoop(Ending, Stepping):
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
                 started = True
+                self._seq += 1  # next_seq(), inlined on this hot path
                 self.record(
                     StepStarted(
                         run_id=self.run_id,
-                        seq=self.next_seq(),
+                        seq=self._seq,
                         ts=time.time(),
                         step=cmd.step,
                         invocation=cmd.invocation,

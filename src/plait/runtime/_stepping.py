@@ -141,7 +141,15 @@ class Stepping(Recorder):
                     )
                     if not retrying:
                         await self._fail(
-                            step_error(exc, self.plan.name, self.run_id, name, attempt, timeout),
+                            step_error(
+                                exc,
+                                self.plan.name,
+                                self.run_id,
+                                name,
+                                attempt,
+                                timeout,
+                                self.plan.kind,
+                            ),
                             name,
                         )
                         return None
@@ -182,7 +190,8 @@ class Stepping(Recorder):
     async def _completed(
         self, name: str, invocation: int, output: Any, duration: float, key: str | None = None
     ) -> StartStep | None:
-        live = self._live_now()
+        state = self.state  # the mapping behind it (see _live_now), inlined on this hot path
+        live = state if isinstance(state, dict) else state.__dict__
         changes, removed = diff(
             self._committed, live, name, getattr(live, "writers", None), self.view.active
         )
@@ -191,10 +200,11 @@ class Stepping(Recorder):
             if policy is not None:
                 await remember(self.store, key, policy, output, changes, removed)
         if changes or removed:
+            self._seq += 1  # next_seq(), inlined on this hot path
             self.record(
                 StateChanged(
                     run_id=self.run_id,
-                    seq=self.next_seq(),
+                    seq=self._seq,
                     ts=time.time(),
                     step=name,
                     changes=changes,
@@ -207,10 +217,11 @@ class Stepping(Recorder):
         label = None
         if self._steps[name].kind == "router":
             label = route_label(output)  # None, or a label nobody hears, ends the branch
+        self._seq += 1  # next_seq(), inlined on this hot path
         self.record(
             StepCompleted(
                 run_id=self.run_id,
-                seq=self.next_seq(),
+                seq=self._seq,
                 ts=time.time(),
                 step=name,
                 invocation=invocation,
@@ -219,10 +230,11 @@ class Stepping(Recorder):
             )
         )
         if label is not None:
+            self._seq += 1  # next_seq(), inlined on this hot path
             self.record(
                 RouteTaken(
                     run_id=self.run_id,
-                    seq=self.next_seq(),
+                    seq=self._seq,
                     ts=time.time(),
                     step=name,
                     invocation=invocation,
@@ -241,13 +253,17 @@ class Stepping(Recorder):
             try:
                 await self.flush()
             except Exception as exc:
-                await self._fail(unstored(exc, self.plan.name, self.run_id, name), name)
+                await self._fail(
+                    unstored(exc, self.plan.name, self.run_id, name, self.plan.kind), name
+                )
                 return False
             return True
         # durability="async": the next steps start while this commits. The log is written
         # in order, so no later completion is durable before this one.
         if self._store_error is not None:
-            await self._fail(unstored(self._store_error, self.plan.name, self.run_id, name), name)
+            await self._fail(
+                unstored(self._store_error, self.plan.name, self.run_id, name, self.plan.kind), name
+            )
             return False
         self._flush_soon()
         return True

@@ -53,7 +53,9 @@ recurse once or twice a level)."""
 
 _MAX_DIGITS = 4300
 """Python's own limit on int <-> str conversion, which JSON goes through."""
-_SMALL = 1 << 1000  # ints below this have fewer than 4300 digits: no need to check
+SMALL_INT = 1 << 1000
+"""Ints with a smaller magnitude have fewer than 4300 digits: stored as they are."""
+_SMALL = SMALL_INT
 
 
 class Unstorable(Exception):

@@ -62,7 +62,6 @@ class RunView:
     calls: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     completed: int = 0
-    last_step: str = ""
     last_output: Any = None
     joins: dict[str, set[int]] = field(default_factory=dict)
     trees: dict[str, dict[int, set[int]]] = field(default_factory=dict)
@@ -181,7 +180,6 @@ def apply(view: RunView, event: Event) -> None:
         view.payloads.pop(key, None)
         view.outputs[ev.step] = ev.output
         view.completed += 1
-        view.last_step = ev.step
         view.last_output = ev.output
         if ev.step in view.index.routers:
             view.route_waves[ev.step] = view.waves.pop(key, ev.seq)
