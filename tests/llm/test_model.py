@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from plait import Flow, ModelError, ModelOutputError, start
+from plait import Flow, ModelError, ModelOutputError, RetryPolicy, start
 from plait.llm import Limits, Model, ProviderFailure, Response, ScriptedProvider, Usage, cost
+from plait.llm._model import MODEL_RETRY
 from plait.runtime import ModelCalled, TokenStreamed
 
 
@@ -54,13 +55,57 @@ def test_retryable_failures_are_retried_then_given_up() -> None:
     model = scripted(ProviderFailure("429 slow down", retryable=True, retry_after=0.01), "ok")
     assert asyncio.run(model.complete("hi")).text == "ok"
     failing = scripted(*[ProviderFailure("503", retryable=True, retry_after=0.0)] * 3)
-    failing.retries = 2
+    failing.retry = RetryPolicy(attempts=3, backoff=0.0)
     with pytest.raises(ModelError, match="failed after 3 tries: 503"):
         asyncio.run(failing.complete("hi"))
     fatal = scripted(ProviderFailure("401 bad key"), "never")
     with pytest.raises(ModelError, match="failed: 401 bad key"):
         asyncio.run(fatal.complete("hi"))
     assert len(fatal.provider.requests) == 1  # type: ignore[attr-defined]
+
+
+def test_retry_n_means_n_tries_as_on_a_step() -> None:
+    """``Model(retry=N)`` reads as a step's ``retry=N``: N tries in all, first included."""
+    for n in (1, 3):
+        step_tries: list[int] = []
+
+        class Flaky(Flow):
+            @start(retry=RetryPolicy(attempts=n, backoff=0.0))
+            def work(self, tries: list[int] = step_tries) -> None:
+                tries.append(1)
+                raise RuntimeError("down")
+
+        with pytest.raises(RuntimeError, match="down"):
+            Flaky().kickoff()
+        failures = [ProviderFailure("503", retryable=True, retry_after=0.0)] * (n + 1)
+        model = Model("m", provider=ScriptedProvider(failures), retry=n)
+        assert model.retry.attempts == n
+        with pytest.raises(ModelError, match="503"):
+            asyncio.run(model.complete("hi"))
+        assert len(model.provider.requests) == len(step_tries) == n  # type: ignore[attr-defined]
+    assert scripted("x").retry == MODEL_RETRY and MODEL_RETRY.attempts == 5
+    with pytest.raises(ModelError, match="RetryPolicy or a number of tries"):
+        Model("m", provider=ScriptedProvider(), retry="3")  # type: ignore[arg-type]
+
+
+def test_a_model_waits_as_its_retry_policy_says() -> None:
+    """Without a Retry-After the wait is the policy's ``delay``; ``retry_on`` narrows
+    which failures are retried."""
+    slow = RetryPolicy(attempts=2, backoff=0.2, jitter=0.0)
+    model = Model(
+        "m", provider=ScriptedProvider([ProviderFailure("503", retryable=True), "ok"]), retry=slow
+    )
+    t0 = time.perf_counter()
+    assert asyncio.run(model.complete("hi")).text == "ok"
+    assert time.perf_counter() - t0 >= 0.2
+    only_timeouts = RetryPolicy(attempts=3, backoff=0.0, retry_on=(TimeoutError,))
+    picky = Model(
+        "m",
+        provider=ScriptedProvider([ProviderFailure("503", retryable=True), "ok"]),
+        retry=only_timeouts,
+    )
+    with pytest.raises(ModelError, match="failed: 503"):
+        asyncio.run(picky.complete("hi"))
 
 
 def test_retry_after_is_honoured() -> None:

@@ -10,25 +10,19 @@ Offline: importing ``litellm`` fetches its model price map from GitHub unless
 plait never reaches the internet behind the user's back nor reads their ``.env``.
 LiteLLM's tiktoken files ship inside it.
 
-LiteLLM speaks the OpenAI format and its errors subclass ``openai``'s, so the translation
-and the error mapping are the OpenAI provider's. Its retries are off: ``Model`` retries.
+LiteLLM speaks the OpenAI format and its errors subclass ``openai``'s, so ``complete``,
+``stream`` and most of the error mapping are the shared OpenAI-compatible base's
+(:mod:`plait.llm._openai_compat`). Its retries are off: ``Model`` retries.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 from plait.core import require_extra
-from plait.llm._messages import Request, Response
-from plait.llm._openai_format import (
-    ChunkAccumulator,
-    chat_arguments,
-    refused_feature,
-    to_response,
-)
+from plait.llm._openai_compat import OpenAICompatibleProvider
 from plait.llm._provider import ProviderFailure
 from plait.llm._sdk_errors import connection_failure, sdk_failure
 
@@ -44,17 +38,17 @@ def import_litellm() -> Any:
     return litellm
 
 
-class LiteLLMProvider:
-    """Chat completions through ``litellm.acompletion``."""
+class LiteLLMProvider(OpenAICompatibleProvider):
+    """Chat completions through ``litellm.acompletion``. Nothing to close: LiteLLM keeps
+    its clients in a process-wide cache."""
 
     name = "litellm"
-    native_tools = True
 
     def __init__(
         self, api_base: str | None = None, api_key: str | None = None, timeout: float = 60.0
     ) -> None:
         self._litellm = import_litellm()
-        self._openai: Any = require_extra("openai", "litellm")  # dependencies of litellm
+        super().__init__(require_extra("openai", "litellm"))  # a dependency of litellm
         self._network_errors: tuple[type[BaseException], ...] = (
             ConnectionError,  # refused, reset...
             socket.gaierror,  # unknown host
@@ -63,56 +57,18 @@ class LiteLLMProvider:
         self.api_base = api_base
         self._api_key = api_key
         self._timeout = timeout
-        self._unsupported: set[tuple[str, str]] = set()
-
-    async def complete(self, model: str, request: Request) -> Response:
-        try:
-            completion = await self._create(model, request, stream=False)
-        except Exception as exc:
-            failure = self._failure(model, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
-        return to_response(completion, provider=self.name, model=model)
-
-    async def stream(self, model: str, request: Request) -> AsyncIterator[str | Response]:
-        collected = ChunkAccumulator(provider=self.name, model=model)
-        try:
-            chunks = await self._create(model, request, stream=True)
-            async for chunk in chunks:
-                piece = collected.add(chunk)
-                if piece:
-                    yield piece
-        except Exception as exc:
-            failure = self._failure(model, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
-        yield collected.response()
-
-    async def close(self) -> None:
-        """Nothing to close: LiteLLM keeps its clients in a process-wide cache."""
 
     # ------------------------------------------------------------------ internals
 
-    async def _create(self, model: str, request: Request, *, stream: bool) -> Any:
-        while True:
-            kwargs = chat_arguments(model, request, stream=stream, refused=self._unsupported)
-            kwargs.update(timeout=self._timeout, num_retries=0, max_retries=0)
-            if self.api_base is not None:
-                kwargs["api_base"] = self.api_base
-            if self._api_key is not None:
-                kwargs["api_key"] = self._api_key
-            try:
-                return await self._litellm.acompletion(**kwargs)
-            except self._openai.APIStatusError as exc:
-                feature = refused_feature(kwargs, exc)
-                if feature is None:
-                    raise
-                self._unsupported.add((model, feature))  # and ask again without it
+    async def _send(self, model: str, arguments: dict[str, Any]) -> Any:
+        arguments = arguments | {"timeout": self._timeout, "num_retries": 0, "max_retries": 0}
+        if self.api_base is not None:
+            arguments["api_base"] = self.api_base
+        if self._api_key is not None:
+            arguments["api_key"] = self._api_key
+        return await self._litellm.acompletion(**arguments)
 
     def _failure(self, model: str, exc: Exception) -> Exception:
-        """``exc`` as a :class:`ProviderFailure`, or ``exc`` itself if it is not LiteLLM's."""
         where = self.api_base or "the provider's default endpoint"
         openai = self._openai
         if not isinstance(exc, openai.APITimeoutError):

@@ -2,17 +2,18 @@
 
 ``Model("openai:gpt-4o-mini")`` picks the provider by the prefix of its name (see
 :mod:`plait.llm._registry`). Every call goes through the provider's shared limits, is
-retried with backoff when the provider says another try may help (honouring Retry-After),
-and — inside a step — is recorded in the run as ``ModelCalled`` with latency, tokens and
+retried when the provider says another try may help (or it timed out) by the same
+:class:`~plait.define.RetryPolicy` a step's ``retry=`` takes — honouring Retry-After —
+and, inside a step, is recorded in the run as ``ModelCalled`` with latency, tokens and
 cost. A resumed step gets a recorded call's response back instead of calling again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
-import random
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from plait.core import ModelError, ModelOutputError
-from plait.define import current_step
+from plait.define import RetryPolicy, current_step
 from plait.llm._limits import Limits
 from plait.llm._messages import Message, Request, Response, ToolSpec
 from plait.llm._prices import cost
@@ -36,6 +37,9 @@ Prompt = str | Message | Sequence[Message | dict[str, Any]]
 
 MAX_RETRY_AFTER = 120.0
 """The longest Retry-After plait waits for before a retry; longer fails the call."""
+
+MODEL_RETRY = RetryPolicy(attempts=5, backoff=0.5, multiplier=2.0, max_backoff=30.0, jitter=0.5)
+"""A model call's default: five tries in all, waiting about 0.5, 1, 2 and 4 s between."""
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
@@ -70,7 +74,14 @@ class Model:
     ``PLAIT_MODEL``, else the offline local model. ``provider=`` passes a provider object
     instead (a :class:`ScriptedProvider` in tests). ``cache=True`` (or a ttl in seconds)
     reuses the response to an identical request made before, from the run's store (the
-    step cache's storage): inside steps, with a store that outlives the run."""
+    step cache's storage): inside steps, with a store that outlives the run.
+
+    ``retry`` means what a step's ``retry=`` means: a :class:`~plait.define.RetryPolicy`,
+    or ``N`` for ``RetryPolicy(attempts=N)`` — N tries in all, the first one included
+    (``retry=1`` never retries), waiting as :data:`MODEL_RETRY` does. Only failures the provider calls retryable (rate
+    limits, 5xx, lost connections) and timeouts are retried, and only those that are
+    instances of the policy's ``retry_on``; a Retry-After from the server replaces the
+    policy's wait. The default is :data:`MODEL_RETRY` (five tries)."""
 
     def __init__(
         self,
@@ -78,7 +89,7 @@ class Model:
         *,
         provider: Provider | None = None,
         limits: Limits | None = None,
-        retries: int = 4,
+        retry: RetryPolicy | int | None = None,
         timeout: float | None = 120.0,
         temperature: float | None = None,
         max_tokens: int | None = None,
@@ -89,7 +100,7 @@ class Model:
         else:
             self.provider, self.name = resolve(spec or default_spec())
         self.limits = limits if limits is not None else limits_for(self.provider)
-        self.retries = retries
+        self.retry = _retry_policy(retry)
         self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -244,6 +255,7 @@ class Model:
     async def _with_retries(
         self, request: Request, ctx: StepContext | None, stream: bool
     ) -> Response:
+        policy = self.retry
         attempt = 0
         while True:
             attempt += 1
@@ -258,7 +270,7 @@ class Model:
                 tokens = response.usage.total_tokens
                 return response
             except ProviderFailure as exc:
-                if not exc.retryable or attempt > self.retries:
+                if not (exc.retryable and policy.should_retry(exc, attempt)):
                     raise self._error(str(exc), attempt) from exc
                 wait = exc.retry_after
                 if wait is not None and wait > MAX_RETRY_AFTER:
@@ -268,14 +280,12 @@ class Model:
                         attempt,
                     ) from exc
             except TimeoutError as exc:
-                if attempt > self.retries:
+                if not policy.should_retry(exc, attempt):
                     raise self._error(f"no answer within {self.timeout:g} s", attempt) from exc
                 wait = None
             finally:
                 self.limits.release(tokens)
-            if wait is None:
-                wait = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(policy.delay(attempt) if wait is None else wait)
 
     async def _streamed(self, request: Request, ctx: StepContext | None) -> Response:
         final: Response | None = None
@@ -311,6 +321,17 @@ class Model:
             provider=self.provider.name,
             model=self.name,
         )
+
+
+def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    """``Model(retry=...)`` as a policy, read as a step's ``retry=`` is."""
+    if retry is None:
+        return MODEL_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return dataclasses.replace(MODEL_RETRY, attempts=retry)
+    raise ModelError(f"Model(retry=...) takes a RetryPolicy or a number of tries, not {retry!r}")
 
 
 def _type_name(tp: Any) -> str:

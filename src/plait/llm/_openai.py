@@ -25,22 +25,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plait.core import ModelError, require_extra
 from plait.llm._loop_clients import LoopClients
-from plait.llm._messages import Request, Response
-from plait.llm._openai_format import (
-    ChunkAccumulator,
-    chat_arguments,
-    refused_feature,
-    to_response,
-)
+from plait.llm._openai_compat import OpenAICompatibleProvider
 from plait.llm._provider import ProviderFailure
 from plait.llm._sdk_errors import sdk_failure
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from openai import AsyncOpenAI
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -55,11 +50,10 @@ def _default_transport() -> str:
 PLACEHOLDER_KEY = "not-needed"
 
 
-class OpenAIProvider:
+class OpenAIProvider(OpenAICompatibleProvider):
     """Chat completions through ``openai.AsyncOpenAI``."""
 
     name = "openai"
-    native_tools = True
 
     def __init__(
         self,
@@ -69,7 +63,7 @@ class OpenAIProvider:
         *,
         transport: str | None = None,
     ) -> None:
-        self._sdk: Any = require_extra("openai", "openai", feature="the 'openai:' model provider")
+        super().__init__(require_extra("openai", "openai", feature="the 'openai:' model provider"))
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY") or None
         if key is None and self.base_url is not None:
@@ -86,44 +80,23 @@ class OpenAIProvider:
                 provider="openai",
             )
         self._clients: LoopClients[AsyncOpenAI] = LoopClients()
-        self._unsupported: set[tuple[str, str]] = set()
-        """(model, feature) pairs the server refused: ``json_schema``, ``stream_options``."""
 
     @property
     def where(self) -> str:
         return self.base_url or DEFAULT_BASE_URL
-
-    async def complete(self, model: str, request: Request) -> Response:
-        try:
-            completion = await self._create(model, request, stream=False)
-        except Exception as exc:
-            failure = self._failure(model, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
-        return to_response(completion, provider=self.name, model=model)
-
-    async def stream(self, model: str, request: Request) -> AsyncIterator[str | Response]:
-        collected = ChunkAccumulator(provider=self.name, model=model)
-        try:
-            chunks = await self._create(model, request, stream=True)
-            async with chunks:
-                async for chunk in chunks:
-                    piece = collected.add(chunk)
-                    if piece:
-                        yield piece
-        except Exception as exc:
-            failure = self._failure(model, exc)
-            if failure is exc:
-                raise
-            raise failure from exc
-        yield collected.response()
 
     async def close(self) -> None:
         """Close this event loop's client."""
         await self._clients.close()
 
     # ------------------------------------------------------------------ internals
+
+    async def _send(self, model: str, arguments: dict[str, Any]) -> Any:
+        return await self._get_client(model).chat.completions.create(**arguments)
+
+    def _stream_scope(self, chunks: Any) -> AbstractAsyncContextManager[Any]:
+        scope: AbstractAsyncContextManager[Any] = chunks  # an AsyncStream closes when left
+        return scope
 
     def _get_client(self, model: str) -> AsyncOpenAI:
         return self._clients.get(
@@ -139,12 +112,12 @@ class OpenAIProvider:
         http_client = None
         if self.transport == "aiohttp":
             try:
-                http_client = self._sdk.DefaultAioHttpClient()
+                http_client = self._openai.DefaultAioHttpClient()
             except (AttributeError, RuntimeError) as exc:
                 raise ProviderFailure(
                     f"the aiohttp transport needs pip install 'openai[aiohttp]' ({exc})"
                 ) from None
-        client: AsyncOpenAI = self._sdk.AsyncOpenAI(
+        client: AsyncOpenAI = self._openai.AsyncOpenAI(
             api_key=self._api_key,
             base_url=self.base_url,
             timeout=self._timeout,
@@ -153,22 +126,9 @@ class OpenAIProvider:
         )
         return client
 
-    async def _create(self, model: str, request: Request, *, stream: bool) -> Any:
-        client = self._get_client(model)
-        while True:
-            kwargs = chat_arguments(model, request, stream=stream, refused=self._unsupported)
-            try:
-                return await client.chat.completions.create(**kwargs)
-            except self._sdk.APIStatusError as exc:
-                feature = refused_feature(kwargs, exc)
-                if feature is None:
-                    raise
-                self._unsupported.add((model, feature))  # and ask again without it
-
     def _failure(self, model: str, exc: Exception) -> Exception:
-        """``exc`` as a :class:`ProviderFailure`, or ``exc`` itself if it is not the SDK's."""
         failure = sdk_failure(
-            self._sdk,
+            self._openai,
             exc,
             provider=self.name,
             model=model,
