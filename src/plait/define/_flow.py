@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from plait.core import DefinitionError, InputError, RunError
 from plait.define import _port
 from plait.define._flow_kickoff import Kickoff
-from plait.define._flow_run import RunScope, enter, leave, scope_of
+from plait.define._flow_run import RUN_SCOPES, RunScope, enter, leave, scope_of
 from plait.define._flow_setup import (
     apply_options,
     check_fits,
@@ -175,9 +175,11 @@ class Flow(Kickoff, Generic[StateT]):
         the first run it is the state the run will start from: changes made to it then
         (``flow.state.topic = "x"``) are kept, as in CrewAI.
         """
-        scope = scope_of(self)
-        if scope is not None:
-            return scope.state  # type: ignore[no-any-return]
+        scopes = RUN_SCOPES.get()  # scope_of(self), inlined: read on every state access
+        if scopes:
+            scope = scopes.get(id(self))
+            if scope is not None:
+                return scope.state  # type: ignore[no-any-return]
         if self._state is None:  # a subclass whose __init__ skipped super().__init__()
             self._state = self._initial = self._new_state(None, new_state_id(), fresh=True)
         return self._state  # type: ignore[no-any-return]

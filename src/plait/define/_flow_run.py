@@ -35,27 +35,27 @@ class RunScope:
     trigger_payload: Any = None
 
 
-_SCOPES: ContextVar[Mapping[int, RunScope] | None] = ContextVar("plait_run_scopes", default=None)
+RUN_SCOPES: ContextVar[Mapping[int, RunScope] | None] = ContextVar("plait_run_scopes", default=None)
 """The runs in progress in this context, by ``id()`` of their definition (a step of one
 flow may run another flow: each sees its own run)."""
 
 
 def scope_of(definition: object) -> RunScope | None:
     """The run of ``definition`` this code is part of, or ``None`` outside its runs."""
-    scopes = _SCOPES.get()
+    scopes = RUN_SCOPES.get()
     return scopes.get(id(definition)) if scopes else None
 
 
 def enter(definition: object, scope: RunScope) -> Token[Mapping[int, RunScope] | None]:
     """Make ``scope`` the run ``definition``'s code sees in this context (and in the
     tasks and threads started from it) until :func:`leave`."""
-    return _SCOPES.set({**(_SCOPES.get() or {}), id(definition): scope})
+    return RUN_SCOPES.set({**(RUN_SCOPES.get() or {}), id(definition): scope})
 
 
 def leave(token: Token[Mapping[int, RunScope] | None]) -> None:
     """End what :func:`enter` began (nothing to undo when called in another context)."""
     with contextlib.suppress(ValueError):
-        _SCOPES.reset(token)
+        RUN_SCOPES.reset(token)
 
 
 # -- options ---------------------------------------------------------------------------

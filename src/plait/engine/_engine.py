@@ -119,7 +119,8 @@ class Engine:
             loop = self._loop(
                 definition, plan, the_store, executor, run_id, state, subscribers, None, durability
             )
-            loop.ref = definition_ref(definition)  # how the stored run names its code
+            if not getattr(the_store, "immediate", False):  # a store other processes read
+                loop.ref = definition_ref(definition)  # how the stored run names its code
             return await self._execute(
                 definition, loop, loop.run(inputs, stored=stored), own_store, executor, payload
             )
