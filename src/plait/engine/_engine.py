@@ -14,7 +14,6 @@ from plait.define import (
     Flow,
     build_state,
     is_model_type,
-    live_mapping,
     reducers_of,
 )
 from plait.engine._backends import owned_store
@@ -260,7 +259,6 @@ class Engine:
             executor=executor or LocalExecutor(),
             run_id=run_id,
             state=state,
-            live=live_mapping(state),
             listeners=[_safe(fn) for fn in subscribers],
             index=_index(plan),
             owner=definition,

@@ -97,7 +97,7 @@ class StepContext:
         return once it is durable: a crash after this point does not pay for that call
         again. Works from a step's worker thread too (a sync step running its own event
         loop): the event is made and recorded on the run's loop."""
-        aio = self.loop._aio
+        aio = self.loop.aio
         if _running_loop() is aio:
             await self._record_here(cls, fields)
         else:
@@ -110,7 +110,7 @@ class StepContext:
 
     def notify(self, event: Event) -> None:
         """Tell the run's listeners about ``event`` without storing it (streamed tokens)."""
-        aio = self.loop._aio
+        aio = self.loop.aio
         for listener in self.loop.listeners:
             if _running_loop() is aio:
                 listener(event)

@@ -178,7 +178,7 @@ def ask_blocking(
     text = request_input(provider, prompt, ctx.loop.owner, metadata, timeout)
     value = fit(text, schema, default, prompt)
     fields = {"key": key, "value": value, "timed_out": text is None}
-    aio = ctx.loop._aio
+    aio = ctx.loop.aio
     if _running_loop() is aio:  # an executor that runs def steps on the loop's thread
         ctx.loop.record(
             ctx.loop.new(InputReceived, step=ctx.step, invocation=ctx.invocation, **fields)
@@ -200,7 +200,7 @@ def ask_in_step(
     """``Flow.ask()``: the answer in a ``def`` step (it runs in a worker thread), an
     awaitable (:class:`Asking`) in an ``async def`` step, whose thread is the loop's."""
     binding = ctx.loop.bindings.get(ctx.step)
-    if _running_loop() is ctx.loop._aio and (binding is None or binding.is_async):
+    if _running_loop() is ctx.loop.aio and (binding is None or binding.is_async):
         earlier = _unawaited.get()
         if earlier is not None and not earlier._awaited and earlier._step == ctx.step:
             earlier._awaited = True  # reported here, not again when it is collected

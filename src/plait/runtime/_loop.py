@@ -1,10 +1,12 @@
 """``RunLoop``: the one place a run does I/O.
 
-Events go through ``record`` (:class:`~plait.runtime._recorder.Recorder`) and reach the
-store in batches; steps run in :class:`~plait.runtime._stepping.Stepping`. After a step
-completes the worker asks the scheduler what to do; it runs the first
-new step itself (no task switch for chains and loops) and starts the others as tasks, so a
-fast branch never waits for a slow one.
+It decides what runs and when, with three collaborators, each with its own state: the
+:class:`~plait.runtime._recorder.Recorder` (events, the view, the store), the
+:class:`~plait.runtime._stepping.StepRunner` (a step attempt and what it did) and
+:class:`~plait.runtime._ending.RunEnd` (how the run ends). After a step completes the
+worker asks the scheduler what to do; it runs the first new step itself (no task switch
+for chains and loops) and starts the others as tasks, so a fast branch never waits for a
+slow one.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from plait.core import (
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
 from plait.runtime._context import StepContext
-from plait.runtime._ending import Ending
+from plait.runtime._ending import RunEnd
 from plait.runtime._events import (
     Event,
     EventEmitted,
@@ -32,10 +34,9 @@ from plait.runtime._events import (
 )
 from plait.runtime._lease import Lease
 from plait.runtime._map import map_items
-from plait.runtime._recorder import Listener
+from plait.runtime._recorder import Listener, Recorder
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
-from plait.runtime._stepping import Stepping
-from plait.runtime._tracking import snapshot
+from plait.runtime._stepping import StepRunner
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
 from plait.runtime.ports import Executor, RunRecord, Store
@@ -44,7 +45,7 @@ _YIELD_EVERY = 64
 """Steps a worker runs back to back before letting other tasks in."""
 
 
-class RunLoop(Ending, Stepping):
+class RunLoop:
     """Runs one plan once. ``await run(inputs)`` returns the run's output or raises."""
 
     def __init__(
@@ -56,7 +57,6 @@ class RunLoop(Ending, Stepping):
         executor: Executor,
         run_id: str,
         state: Any,
-        live: dict[str, Any],
         listeners: Iterable[Listener] = (),
         index: TriggerIndex | None = None,
         result: Callable[[RunView], Any] | None = None,
@@ -64,40 +64,49 @@ class RunLoop(Ending, Stepping):
         lease: Lease | None = None,
         durability: str = "sync",
     ) -> None:
-        super().__init__(
+        rec = Recorder(
             run_id, store, RunView(index or TriggerIndex.build(plan)), listeners, durability
         )
+        self.rec = rec
+        self.end = RunEnd(rec, plan, self._interrupt)
+        self.steps = StepRunner(self, rec, self.end, plan, bindings, executor, state, owner)
         self.plan = plan
         self.bindings = bindings
         self.executor = executor
         self.state = state
-        self._live = live
-        self._result = result
         self.owner = owner
+        self.run_id = run_id
+        self.store = store
+        self.view = rec.view
+        self.listeners = rec.listeners
+        self.aio = rec.aio
+        self.record = rec.record  # what steps record through their context
+        self.new = rec.new
+        self.flush = rec.flush
         self.ref: str | None = None
         """What the stored plan names to find the code again (``module:Name``, set by the
         engine); by default the owner's class."""
+        self._result = result
         self._limits = {s.name: s.max_calls for s in plan.steps}
-        self._steps = {s.name: s for s in plan.steps}
-        self._committed: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._done: asyncio.Future[Any] = self._aio.create_future()
-        self._finished = False
         self._main: asyncio.Task[Any] | None = None
         self._inline = False
         self._interrupted = False
-        self._started = 0.0
         self._lease = lease
-        if lease is None and not self._immediate:
+        if lease is None and not rec.immediate:
             self._lease = Lease(store, run_id)
-        self._caches = hasattr(store, "cache_get")
         self._started_pending = False
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event of this run recorded by this process (a resume's, the stored ones)."""
+        return self.rec.events
 
     async def run(self, inputs: dict[str, Any], *, stored: bool = False) -> Any:
         """Run from the start; return the output or raise the run's error. ``stored``:
         the store already has the run's record but no events (its first process died
         between the two), so the run starts over under its own id."""
-        self._started = time.perf_counter()
+        self.end.started = time.perf_counter()
         now = time.time()
         if stored:
             await self.store.set_status(self.run_id, "running")
@@ -114,17 +123,17 @@ class RunLoop(Ending, Stepping):
             )
         await self._take_lease()
         try:
-            self._committed = snapshot(self._live_now())
+            committed = self.steps.start_state()
             self.record(
                 self.new(
                     RunStarted,
                     flow=self.plan.name,
                     inputs=dict(inputs),
-                    state=dict(self._committed),
+                    state=dict(committed),
                 )
             )
             await self.flush()
-            first = await self._launch(inline=True)
+            first = await self.launch(inline=True)
         except BaseException:
             await self._release()
             raise
@@ -146,7 +155,7 @@ class RunLoop(Ending, Stepping):
     async def resume(self, events: list[Event]) -> Any:
         """Go on from a stored log: steps that completed are not run again; steps that had
         started (or failed last) run again; then the run goes on as usual."""
-        self._started = time.perf_counter()
+        self.end.started = time.perf_counter()
         await self._take_lease()
         try:
             return await self._drive(await self._resumed(events))
@@ -157,9 +166,9 @@ class RunLoop(Ending, Stepping):
     async def _resumed(self, events: list[Event]) -> StartStep | None:
         for event in events:
             apply(self.view, event)
-        self.events = list(events)
-        self._seq = events[-1].seq if events else 0
-        self._committed = snapshot(self._live_now())
+        self.rec.events = list(events)
+        self.rec.seq = events[-1].seq if events else 0
+        self.steps.start_state()
         view = self.view
         answered = [key for key in view.waiting if not self._unanswered(key)]
         again = sorted({*view.running, *view.failed, *answered}, key=lambda k: (k[1], k[0]))
@@ -191,7 +200,7 @@ class RunLoop(Ending, Stepping):
             cmd = StartStep(step, invocation, view.payloads.get((step, invocation)), attempt)
             self.record(self.new(StepStarted, step=step, invocation=invocation, attempt=attempt))
             self._spawn(cmd)
-        return await self._launch(inline=True)
+        return await self.launch(inline=True)
 
     async def _take_lease(self) -> None:
         """Own the run (durable stores): take its lease and keep it while the run runs."""
@@ -207,21 +216,16 @@ class RunLoop(Ending, Stepping):
     def _lost(self, error: BaseException) -> None:
         """The lease could not be renewed: stop at once and write nothing more, since
         another process may own the run now."""
-        if self._finished:
-            return
-        self._finished = self._closed = True
-        self._buffer = []
-        self._store_error = error
-        if not self._done.done():
-            self._done.set_exception(
-                RunError(
-                    f"run {self.run_id} stopped here: {error}",
-                    flow=self.plan.name,
-                    run_id=self.run_id,
-                )
-            )
+        stopped = RunError(
+            f"run {self.run_id} stopped here: {error}", flow=self.plan.name, run_id=self.run_id
+        )
+        self.end.stop(error, stopped)
+
+    def _interrupt(self) -> None:
+        """The run ended elsewhere (a failure, a lost lease): stop the step that ``run()``
+        is running itself, if any."""
         main = self._main
-        if self._inline and main is not None:
+        if self._inline and main is not None and asyncio.current_task() is not main:
             self._interrupted = True
             main.cancel()
 
@@ -243,9 +247,9 @@ class RunLoop(Ending, Stepping):
                 self._main.uncancel()  # type: ignore[union-attr]
             finally:
                 self._inline = False
-            return await self._done
+            return await self.end.done
         except asyncio.CancelledError:
-            await asyncio.shield(self._cancelled())
+            await asyncio.shield(self.end.cancelled())
             raise
         finally:
             await self._stop_tasks()
@@ -258,18 +262,19 @@ class RunLoop(Ending, Stepping):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _launch(self, *, inline: bool) -> StartStep | None:
+    async def launch(self, *, inline: bool) -> StartStep | None:
         """Act on the scheduler's commands; return the step the caller should run itself."""
         first: StartStep | None = None
         started = False
+        rec = self.rec
         for cmd in decide(self.plan, self.view, self._limits):
             if type(cmd) is StartStep:
                 started = True
-                self._seq += 1  # next_seq(), inlined on this hot path
+                rec.seq += 1  # next_seq(), inlined on this hot path
                 self.record(
                     StepStarted(
                         run_id=self.run_id,
-                        seq=self._seq,
+                        seq=rec.seq,
                         ts=time.time(),
                         step=cmd.step,
                         invocation=cmd.invocation,
@@ -280,29 +285,29 @@ class RunLoop(Ending, Stepping):
                 else:
                     self._spawn(cmd)
             elif type(cmd) is CompleteRun:
-                await self._complete(
+                await self.end.complete(
                     cmd.output if self._result is None else self._result(self.view)
                 )
             elif type(cmd) is WaitRun:
-                await self._wait()
+                await self.end.wait()
             elif type(cmd) is FailRun:
                 err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
-                await self._fail(err, cmd.step)
-        if started and not self._immediate and not self._started_pending:
+                await self.end.fail(err, cmd.step)
+        if started and not rec.immediate and not self._started_pending:
             # Store the StepStarted events soon, in the background, so that a long step
             # shows as running; a step that ends without yielding stores them with its
             # completion, and this finds nothing left to do.
             self._started_pending = True
-            self._aio.call_soon(self._store_started)
+            self.aio.call_soon(self._store_started)
         return first
 
     def _store_started(self) -> None:
         self._started_pending = False
-        if not self._closed:
-            self._flush_soon()
+        if not self.rec.closed:
+            self.rec.flush_soon()
 
     def _spawn(self, cmd: StartStep) -> None:
-        task = self._aio.create_task(self._worker(cmd))
+        task = self.aio.create_task(self._worker(cmd))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -310,18 +315,20 @@ class RunLoop(Ending, Stepping):
         """Forget a finished worker. Steps' exceptions never escape a worker (they fail
         the run instead); anything else that does is the run's failure too."""
         self._tasks.discard(task)
-        if task.cancelled() or self._finished:
+        if task.cancelled() or self.end.finished:
             return
         error = task.exception()
         if error is not None:
-            failing = self._aio.create_task(self._fail(error, ""))
+            failing = self.aio.create_task(self.end.fail(error, ""))
             self._tasks.add(failing)
             failing.add_done_callback(self._tasks.discard)
 
     async def _worker(self, cmd: StartStep | None) -> None:
         ran = 0
-        while cmd is not None and not self._finished:
-            cmd = await self._run_step(cmd)
+        run_step = self.steps.run_step
+        end = self.end
+        while cmd is not None and not end.finished:
+            cmd = await run_step(cmd)
             ran += 1
             if ran % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -330,7 +337,7 @@ class RunLoop(Ending, Stepping):
 
     def emit(self, ctx: StepContext, name: str, payload: Any) -> None:
         """Record an event from a step; from a worker thread, hand it to the loop."""
-        if self._finished:
+        if self.end.finished:
             raise RunError("the run has finished", flow=self.plan.name, run_id=self.run_id)
         try:
             here = asyncio.get_running_loop()
@@ -340,13 +347,13 @@ class RunLoop(Ending, Stepping):
         key = (ctx.step, ctx.invocation, ctx.emits)
         if key in self.view.emitted:
             return  # emitted by an earlier attempt or process: its listeners have run
-        if here is self._aio:
+        if here is self.aio:
             self._emit_now(key, name, payload)
         else:
-            self._aio.call_soon_threadsafe(self._emit_now, key, name, payload)
+            self.aio.call_soon_threadsafe(self._emit_now, key, name, payload)
 
     def _emit_now(self, key: tuple[str, int, int], name: str, payload: Any) -> None:
-        if self._finished:
+        if self.end.finished:
             return
         step, invocation, index = key
         self.record(
@@ -359,13 +366,13 @@ class RunLoop(Ending, Stepping):
                 index=index,
             )
         )
-        task = self._aio.create_task(self._after_emit())
+        task = self.aio.create_task(self._after_emit())
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     async def _after_emit(self) -> None:
         await self.flush()  # the event is durable before its listeners start
-        await self._launch(inline=False)
+        await self.launch(inline=False)
 
     async def map(
         self,

@@ -51,34 +51,49 @@ class Recorder:
         self.listeners = list(listeners)
         self.events: list[Event] = []
         self._buffer: list[Event] = []
-        self._seq = 0
-        self._closed = False
-        self._immediate = bool(getattr(store, "immediate", False))
-        self._sync = durability == "sync"
+        self.seq = 0
+        """The number of the last event (``new`` and the hot paths give the next)."""
+        self.closed = False
+        """Nothing more is recorded (the run ended, or is no longer this process's)."""
+        self.immediate = bool(getattr(store, "immediate", False))
+        """The store takes each batch at once (in memory): no writer task."""
+        self.sync = durability == "sync"
         self._now: Callable[[str, list[Event]], bool] | None = getattr(store, "append_now", None)
         self._writer: asyncio.Task[None] | None = None
-        self._store_error: BaseException | None = None
-        self._aio = asyncio.get_running_loop()  # made inside the loop it runs on
+        self.store_error: BaseException | None = None
+        """Why the store refused a batch: the run cannot go on without its log."""
+        self.aio = asyncio.get_running_loop()  # made inside the loop it runs on
+
+    def close(self) -> None:
+        """Record nothing more: the run's last event is recorded."""
+        self.closed = True
+
+    def abandon(self, error: BaseException) -> None:
+        """Stop at once and store nothing more (the run is no longer this process's):
+        what is buffered is dropped and ``flush`` raises ``error``."""
+        self.closed = True
+        self._buffer = []
+        self.store_error = error
 
     def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
+        self.seq += 1
+        return self.seq
 
     def new(self, cls: type[Event], **fields: Any) -> Event:
         """An event of this run, numbered next (hot paths build theirs inline)."""
-        self._seq += 1
-        return cls(run_id=self.run_id, seq=self._seq, ts=time.time(), **fields)
+        self.seq += 1
+        return cls(run_id=self.run_id, seq=self.seq, ts=time.time(), **fields)
 
     def record(self, event: Event) -> Event:
         """Fold ``event`` into the view, buffer it for the store, tell the listeners
         (with a durable store: once it is stored, so whatever they report is durable).
         Nothing is recorded after the run's last event (a late map item, say)."""
-        if self._closed:
+        if self.closed:
             return event
         apply(self.view, event)
         self._buffer.append(event)
         self.events.append(event)
-        if self._immediate:
+        if self.immediate:
             for listener in self.listeners:
                 listener(event)
         return event
@@ -91,18 +106,18 @@ class Recorder:
         one batch commits, the next gathers the events of every step that completes
         meanwhile (group commit across steps and branches).
         """
-        if self._immediate:
+        if self.immediate:
             if self._buffer:
                 batch, self._buffer = self._buffer, []
                 await self.store.append(self.run_id, batch)
             return
         if self._write_now():
             return
-        writer = self._flush_soon()
+        writer = self.flush_soon()
         if writer is not None:
             await asyncio.shield(writer)
-        if self._store_error is not None:
-            raise self._store_error
+        if self.store_error is not None:
+            raise self.store_error
 
     def _write_now(self) -> bool:
         """Store what is buffered right here, when no write is in flight and the store can
@@ -112,14 +127,14 @@ class Recorder:
         writer = self._writer
         if now is None or (writer is not None and not writer.done()) or not self._buffer:
             return False
-        if self._store_error is not None:
-            raise self._store_error
+        if self.store_error is not None:
+            raise self.store_error
         batch = self._buffer
         try:
             if not now(self.run_id, batch):
                 return False
         except Exception as exc:
-            self._store_error = exc
+            self.store_error = exc
             self._buffer = []
             raise
         self._buffer = []
@@ -128,17 +143,17 @@ class Recorder:
                 listener(event)
         return True
 
-    def _flush_soon(self) -> asyncio.Task[None] | None:
+    def flush_soon(self) -> asyncio.Task[None] | None:
         """Make sure the writer task is on its way to store what is buffered."""
         writer = self._writer
         if writer is None or writer.done():
             if not self._buffer:
                 return None
-            writer = self._writer = self._aio.create_task(self._write())
+            writer = self._writer = self.aio.create_task(self._write())
         return writer
 
     async def _write(self) -> None:
-        while self._buffer and self._store_error is None:
+        while self._buffer and self.store_error is None:
             batch, self._buffer = self._buffer, []
             try:
                 await self.store.append(self.run_id, batch)
@@ -146,5 +161,5 @@ class Recorder:
                     for listener in self.listeners:
                         listener(event)
             except Exception as exc:  # the run cannot go on without its log: the next
-                self._store_error = exc  # flush() raises it, the next completion fails
+                self.store_error = exc  # flush() raises it, the next completion fails
                 self._buffer = []

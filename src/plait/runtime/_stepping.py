@@ -1,7 +1,8 @@
 """How one step runs: arguments, the cache, timeouts, retries, ``ask()``, completion.
 
-``Stepping`` is the half of :class:`~plait.runtime.RunLoop` that runs a step attempt and
-records what it did; the loop itself decides what runs next and how the run ends.
+:class:`StepRunner` is the run loop's collaborator that runs a step attempt and records
+what it did; the loop decides what runs next, :class:`~plait.runtime._ending.RunEnd` how
+the run ends.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from plait.runtime._failures import step_error, unstored
 from plait.runtime._input import InputNeeded, requested
 from plait.runtime._recorder import Recorder
 from plait.runtime._scheduler import StartStep
-from plait.runtime._tracking import diff, revert
+from plait.runtime._tracking import diff, revert, snapshot
 from plait.runtime._triggers import route_label
 from plait.runtime.ports import Executor
 
 if TYPE_CHECKING:
+    from plait.runtime._ending import RunEnd
     from plait.runtime._loop import RunLoop
 
 
@@ -49,34 +51,55 @@ def _cancelled_for_real() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-class Stepping(Recorder):
-    """Runs step attempts for :class:`~plait.runtime.RunLoop`, which sets these up."""
+class StepRunner:
+    """Runs step attempts for a run and records what they did. Its own state: the state
+    as last recorded (``committed``, what a step's changes are found against) and the
+    count of state patches; the loop (:class:`~plait.runtime.RunLoop`) starts what a
+    completion makes ready, and :class:`~plait.runtime._ending.RunEnd` ends the run."""
 
-    plan: Plan
-    bindings: dict[str, Binding]
-    executor: Executor
-    state: Any
-    owner: Any
-    _steps: dict[str, PlanStep]
-    _committed: dict[str, Any]
-    _finished: bool
-    _caches: bool
-    _patches = 0
+    def __init__(
+        self,
+        loop: RunLoop,
+        rec: Recorder,
+        end: RunEnd,
+        plan: Plan,
+        bindings: dict[str, Binding],
+        executor: Executor,
+        state: Any,
+        owner: Any,
+    ) -> None:
+        self.loop = loop
+        self.rec = rec
+        self.end = end
+        self.plan = plan
+        self.bindings = bindings
+        self.executor = executor
+        self.state = state
+        self.owner = owner
+        self.run_id = rec.run_id
+        self.store = rec.store
+        self.view = rec.view
+        self.record = rec.record  # bound once: these are on every step's path
+        self.new = rec.new
+        self.flush = rec.flush
+        self.steps: dict[str, PlanStep] = {s.name: s for s in plan.steps}
+        self.caches = hasattr(rec.store, "cache_get")
+        self.committed: dict[str, Any] = {}
+        """The state as last recorded: copies, never the live containers."""
+        self.patches = 0
 
-    async def _launch(self, *, inline: bool) -> StartStep | None:
-        raise NotImplementedError  # RunLoop: start what is ready now
+    def start_state(self) -> dict[str, Any]:
+        """Take the state as it is now as the recorded one (a run's start, a resume)."""
+        self.committed = snapshot(self.live_now())
+        return self.committed
 
-    async def _fail(self, error: BaseException, step: str) -> None:
-        raise NotImplementedError  # RunLoop: end the run as failed
-
-    async def _run_step(self, cmd: StartStep) -> StartStep | None:
+    async def run_step(self, cmd: StartStep) -> StartStep | None:
         name, invocation = cmd.step, cmd.invocation
-        spec = self._steps[name]
+        spec = self.steps[name]
         binding = self.bindings[name]
         retry, timeout = spec.retry, spec.timeout
         attempt = cmd.attempt
-        loop: RunLoop = self  # type: ignore[assignment]  # Stepping is only ever a RunLoop
-        ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, loop)
+        ctx = StepContext(self.run_id, self.plan.name, name, invocation, attempt, self.loop)
         key: str | None = None
         token = _current.set(ctx)
         try:
@@ -86,7 +109,7 @@ class Stepping(Recorder):
                     args, kwargs = binding.arguments(
                         self.owner, cmd.payload, self.view.outputs, self.state
                     )
-                    if spec.cache is not None and self._caches:
+                    if spec.cache is not None and self.caches:
                         key = cache_key(
                             self.plan.name,
                             name,
@@ -94,7 +117,7 @@ class Stepping(Recorder):
                             binding.fn,
                             args[1:] if binding.method else args,
                             kwargs,
-                            self._live_now(),
+                            self.live_now(),
                         )
                         hit = None if key is None else await self._cached(name, invocation, key)
                         if hit is not None:
@@ -117,7 +140,7 @@ class Stepping(Recorder):
                 except BaseException as exc:
                     if isinstance(exc, asyncio.CancelledError) and _cancelled_for_real():
                         raise
-                    if self._finished:
+                    if self.end.finished:
                         return None
                     if type(exc) is InputNeeded:
                         return await self._asked(ctx, exc)
@@ -140,7 +163,7 @@ class Stepping(Recorder):
                         )
                     )
                     if not retrying:
-                        await self._fail(
+                        await self.end.fail(
                             step_error(
                                 exc,
                                 self.plan.name,
@@ -154,7 +177,7 @@ class Stepping(Recorder):
                         )
                         return None
                     # What the failed attempt wrote is not kept: the retry starts afresh.
-                    revert(self._committed, self._live_now(), name, self.view.active)
+                    revert(self.committed, self.live_now(), name, self.view.active)
                     await self.flush()
                     await asyncio.sleep(retry.delay(attempt))  # type: ignore[union-attr]
                     attempt += 1
@@ -166,7 +189,7 @@ class Stepping(Recorder):
                     )
         finally:
             _current.reset(token)
-        if self._finished:
+        if self.end.finished:
             return None
         return await self._completed(name, invocation, output, time.perf_counter() - t0, key)
 
@@ -175,7 +198,7 @@ class Stepping(Recorder):
         hit = await lookup(self.store, key)
         if hit is None:
             return None
-        live = self._live_now()
+        live = self.live_now()
         writers = getattr(live, "writers", None)
         for field, value in hit.changes.items():
             dict.__setitem__(live, field, value)
@@ -190,38 +213,39 @@ class Stepping(Recorder):
     async def _completed(
         self, name: str, invocation: int, output: Any, duration: float, key: str | None = None
     ) -> StartStep | None:
-        state = self.state  # the mapping behind it (see _live_now), inlined on this hot path
+        rec = self.rec
+        state = self.state  # the mapping behind it (see live_now), inlined on this hot path
         live = state if isinstance(state, dict) else state.__dict__
         changes, removed = diff(
-            self._committed, live, name, getattr(live, "writers", None), self.view.active
+            self.committed, live, name, getattr(live, "writers", None), self.view.active
         )
         if key is not None:
-            policy = self._steps[name].cache
+            policy = self.steps[name].cache
             if policy is not None:
                 await remember(self.store, key, policy, output, changes, removed)
         if changes or removed:
-            self._seq += 1  # next_seq(), inlined on this hot path
+            rec.seq += 1  # next_seq(), inlined on this hot path
             self.record(
                 StateChanged(
                     run_id=self.run_id,
-                    seq=self._seq,
+                    seq=rec.seq,
                     ts=time.time(),
                     step=name,
                     changes=changes,
                     removed=removed,
                 )
             )
-            self._patches += 1
-            if self._patches % SNAPSHOT_EVERY == 0:
-                self.record(self.new(StateSnapshot, state=dict(self._committed)))
+            self.patches += 1
+            if self.patches % SNAPSHOT_EVERY == 0:
+                self.record(self.new(StateSnapshot, state=dict(self.committed)))
         label = None
-        if self._steps[name].kind == "router":
+        if self.steps[name].kind == "router":
             label = route_label(output)  # None, or a label nobody hears, ends the branch
-        self._seq += 1  # next_seq(), inlined on this hot path
+        rec.seq += 1  # next_seq(), inlined on this hot path
         self.record(
             StepCompleted(
                 run_id=self.run_id,
-                seq=self._seq,
+                seq=rec.seq,
                 ts=time.time(),
                 step=name,
                 invocation=invocation,
@@ -230,11 +254,11 @@ class Stepping(Recorder):
             )
         )
         if label is not None:
-            self._seq += 1  # next_seq(), inlined on this hot path
+            rec.seq += 1  # next_seq(), inlined on this hot path
             self.record(
                 RouteTaken(
                     run_id=self.run_id,
-                    seq=self._seq,
+                    seq=rec.seq,
                     ts=time.time(),
                     step=name,
                     invocation=invocation,
@@ -243,41 +267,42 @@ class Stepping(Recorder):
             )
         if not await self._durable(name):
             return None
-        return await self._launch(inline=True)
+        return await self.loop.launch(inline=True)
 
     async def _durable(self, name: str) -> bool:
         """Make ``name``'s completion durable before anything that depends on it starts
         (``durability="sync"``, and always in memory), or start committing it and go on
         (``"async"``). False when it could not be stored: the run has failed, naming it."""
-        if self._immediate or self._sync:
+        if self.rec.immediate or self.rec.sync:
             try:
                 await self.flush()
             except Exception as exc:
-                await self._fail(
+                await self.end.fail(
                     unstored(exc, self.plan.name, self.run_id, name, self.plan.kind), name
                 )
                 return False
             return True
         # durability="async": the next steps start while this commits. The log is written
         # in order, so no later completion is durable before this one.
-        if self._store_error is not None:
-            await self._fail(
-                unstored(self._store_error, self.plan.name, self.run_id, name, self.plan.kind), name
+        if self.rec.store_error is not None:
+            await self.end.fail(
+                unstored(self.rec.store_error, self.plan.name, self.run_id, name, self.plan.kind),
+                name,
             )
             return False
-        self._flush_soon()
+        self.rec.flush_soon()
         return True
 
     async def _asked(self, ctx: StepContext, signal: InputNeeded) -> StartStep | None:
         """The step stopped in ``ask()``: what it wrote is undone (it runs again from its
         start once answered); the run goes on with what else can run."""
-        revert(self._committed, self._live_now(), ctx.step, self.view.active)
+        revert(self.committed, self.live_now(), ctx.step, self.view.active)
         self.record(self.new(InputRequested, **requested(ctx, signal)))
         if not await self._durable(ctx.step):
             return None
-        return await self._launch(inline=True)
+        return await self.loop.launch(inline=True)
 
-    def _live_now(self) -> dict[str, Any]:
+    def live_now(self) -> dict[str, Any]:
         """The mapping behind the state now: pydantic models with ``validate_assignment``
         replace their ``__dict__`` on every assignment."""
         state = self.state

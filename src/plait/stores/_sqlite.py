@@ -217,11 +217,12 @@ class SqliteStore:
     def _rows(self, run_id: str, events: Sequence[Event]) -> list[EventRow]:
         """The ``events`` rows; a ``RunStarted`` with the inputs of the run's record
         refers to them instead of repeating them."""
-        kept = self._fresh.kept_with_run(run_id, events)
-        return [
-            (run_id, e.seq, e.type, e.ts, dumps_event(e, inputs_in_run=kept and i == 0))
-            for i, e in enumerate(events)
-        ]
+        if self._fresh.kept_with_run(run_id, events):
+            return [
+                (run_id, e.seq, e.type, e.ts, dumps_event(e, inputs_in_run=i == 0))
+                for i, e in enumerate(events)
+            ]
+        return [(run_id, e.seq, type(e).__name__, e.ts, dumps_event(e)) for e in events]
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         def update(conn: sqlite3.Connection) -> None:

@@ -68,6 +68,18 @@ class _Stop(_Job):
     pass
 
 
+@dataclass(slots=True)
+class _Rows:
+    """An append written on the caller's thread (no future to answer)."""
+
+    run_id: str
+    events: Sequence[Event]
+    rows: list[EventRow]
+
+
+_B = TypeVar("_B", _Append, _Rows)
+
+
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
         return
@@ -127,23 +139,21 @@ class SqliteWorker:
         the database's write lock is free: True once committed (raises its StoreError
         when refused). False, with nothing done, otherwise: then use :meth:`append`."""
         fast = self._fast
-        if (
-            fast is None
-            or len(rows) > FAST_ROWS
-            or sum(len(row[4]) for row in rows) > FAST_BYTES
-            or self._closed
-            or not self._queue.empty()
-            or not self._using.acquire(blocking=False)
-        ):
+        if fast is None or len(rows) > FAST_ROWS or self._closed:
+            return False
+        size = 0
+        for row in rows:
+            size += len(row[4])
+        if size > FAST_BYTES or not self._queue.empty():
+            return False
+        if not self._using.acquire(blocking=False):
             return False
         try:
             try:
                 fast.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # locked: the thread waits for it instead
                 return False
-            loop = asyncio.get_running_loop()  # the job is answered here, not through it
-            job = _Append(loop, loop.create_future(), run_id, events, rows)
-            ((_, error),) = self._write([job], conn=fast)
+            ((_, error),) = self._write([_Rows(run_id, events, rows)], conn=fast)
         finally:
             self._using.release()
         if error is not None:
@@ -265,15 +275,15 @@ class SqliteWorker:
         return last
 
     def _write(
-        self, jobs: list[_Append], *, conn: sqlite3.Connection | None = None
-    ) -> list[tuple[_Append, BaseException | None]]:
+        self, jobs: list[_B], *, conn: sqlite3.Connection | None = None
+    ) -> list[tuple[_B, BaseException | None]]:
         """Write ``jobs`` in one transaction; each job's outcome: None when stored, else
         the error that refused it. ``conn``: the fast connection, its transaction begun."""
         begun = conn is not None
         if conn is None:
             conn = self._conn
         pending: dict[str, int] = {}
-        outcomes: list[tuple[_Append, BaseException | None]] = []
+        outcomes: list[tuple[_B, BaseException | None]] = []
         try:
             if not begun:
                 conn.execute("BEGIN IMMEDIATE")
