@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from plait import Flow, PlanError, Workflow, and_, compile, listen, or_, reducer, router, start
 from plait.define import AllOf, AnyOf, Leaf
 from plait.plan import PlanStep
-from plait.plan._checks import edges_of, runs_once, strongly_connected
+from plait.plan._graph import edges_of, strongly_connected
+from plait.plan._parallel import runs_once
 from plait.plan._source import router_labels
 
 

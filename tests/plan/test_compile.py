@@ -5,8 +5,10 @@ Errors (what cannot run) raise; for flows, what runs but maybe not as meant is a
 
 from __future__ import annotations
 
+import gc
 import logging
 import operator
+import weakref
 from typing import Annotated, Literal
 
 import pytest
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 from plait import (
     DefinitionError,
     Flow,
+    FlowBuilder,
     PlanError,
     Workflow,
     and_,
@@ -167,6 +170,18 @@ def test_compiled_flow_plans_are_cached() -> None:
 
     assert compile(Once) is compile(Once)
     assert compile(Once()) is compile(Once)
+
+
+def test_the_plan_cache_does_not_keep_a_built_flow_class_alive() -> None:
+    builder = FlowBuilder("built")
+    builder.start("a", lambda flow: 1)
+    flow = builder.build()
+    cls = type(flow)
+    assert compile(flow) is compile(cls)  # cached for the class
+    gone = weakref.ref(cls)
+    del builder, flow, cls
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_workflow_is_compiled_again_after_it_changes() -> None:

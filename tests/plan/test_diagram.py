@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import plait
@@ -9,7 +10,6 @@ from plait import Flow, and_, emit, listen, on_event, or_, router, start
 from plait.define import AllOf, AnyOf, Leaf
 from plait.plan import Plan, PlanStep
 from plait.plan._diagram import START, Diagram, diagram
-from plait.plan._emits import emitted_events
 
 
 def _edges(d: Diagram) -> set[tuple[str, str, str]]:
@@ -139,9 +139,9 @@ class Desk(Flow):
     def page(self) -> None: ...
 
 
-def test_emit_edges_come_from_the_steps_source() -> None:
+def test_the_plan_records_what_each_step_emits() -> None:
     plan = plait.compile(Desk)
-    assert [emitted_events(s) for s in plan.steps] == [("ticket", "audit"), ("urgent",), ()]
+    assert [s.emits for s in plan.steps] == [("ticket", "audit"), ("urgent",), ()]
     d = diagram(plan)
     emits = {(e.source, e.target) for e in d.edges if e.emit}
     assert emits == {("s_scan", "e_ticket"), ("s_scan", "e_audit"), ("s_triage", "e_urgent")}
@@ -155,7 +155,24 @@ def test_emit_edges_come_from_the_steps_source() -> None:
     assert not any(e.loop for e in d.edges)
 
 
-def test_emits_are_not_guessed_for_code_that_is_not_loaded() -> None:
+def test_a_plan_read_back_from_json_still_draws_its_emits() -> None:
+    plan = plait.compile(Desk)
+    again = Plan.from_json(plan.to_json())
+    assert [s.emits for s in again.steps] == [s.emits for s in plan.steps]
+    assert diagram(again) == diagram(plan)
+
+
+def test_a_plan_stored_without_emits_loads_and_draws_none() -> None:
+    data = plait.compile(Desk).to_dict()
+    for step in data["steps"]:
+        del step["emits"]  # as plans stored before the field existed
+    old = Plan.from_dict(data)
+    assert all(s.emits == () for s in old.steps)
+    assert not any(e.emit for e in diagram(old).edges)
+    assert ("e_ticket", "s_triage", "") in _edges(diagram(old))  # listeners still drawn
+
+
+def test_emits_are_read_from_flows_defined_inside_functions() -> None:
     def local_flow() -> type[Flow]:
         class Inner(Flow):
             @start()
@@ -164,6 +181,23 @@ def test_emits_are_not_guessed_for_code_that_is_not_loaded() -> None:
 
         return Inner
 
-    assert emitted_events(plait.compile(local_flow()).steps[0]) == ()
-    assert emitted_events(PlanStep(name="s", ref="not_imported_module:Flow.s")) == ()
-    assert emitted_events(PlanStep(name="s", ref="")) == ()
+    assert plait.compile(local_flow()).steps[0].emits == ("x",)
+
+
+def test_reading_emits_runs_no_step_code(tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+
+    class Quiet(Flow):
+        @start()
+        def go(self) -> None:
+            ran.write_text("yes")
+            self.emit("done")
+
+    assert plait.compile(Quiet).steps[0].emits == ("done",)
+    assert not ran.exists()
+
+
+def test_a_step_without_readable_source_emits_nothing() -> None:
+    builder = plait.FlowBuilder("lambdas")
+    builder.start("go", lambda flow: flow.emit("x"))  # a lambda: no function to read
+    assert builder.plan().steps[0].emits == ()

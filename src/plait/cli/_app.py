@@ -240,6 +240,7 @@ def _add_runs() -> None:
     from plait.cli import (
         _rerun,  # noqa: F401 — adds ``runs rerun``
         _respond,  # noqa: F401 — adds ``runs respond``
+        _tail,  # noqa: F401 — adds ``runs tail``
         _travel,  # noqa: F401 — adds ``runs checkpoints|state|diff|fork``
     )
     from plait.cli._runs import runs

@@ -6,6 +6,7 @@ Importing it installs the engine behind ``Flow.kickoff()`` and ``Workflow.run()`
 from plait.define import install_engine
 from plait.engine._backends import StoreURL, open_store, owned_store
 from plait.engine._engine import ENGINE, Engine
+from plait.engine._fork import fork, rerun_from
 from plait.engine._inputs import (
     InputField,
     input_fields,
@@ -46,15 +47,7 @@ from plait.engine._shaping import (
     run_status,
     spans,
 )
-from plait.engine._travel import (
-    MISSING,
-    Checkpoint,
-    checkpoints,
-    diff,
-    fork,
-    rerun_from,
-    state_at,
-)
+from plait.engine._travel import MISSING, Checkpoint, checkpoints, diff, state_at
 from plait.engine._worker import Recovered, recover, work
 
 install_engine(ENGINE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import gc
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from plait.define import (
     task_params,
 )
 from plait.plan._checks import check_dag, check_graph
+from plait.plan._emits import emitted_events
 from plait.plan._model import Plan, PlanStep
 from plait.plan._source import router_labels, state_writes
 
@@ -65,7 +67,9 @@ def definition_parts(
     )
 
 
-_CACHE: dict[type, Plan] = {}
+_CACHE: weakref.WeakKeyDictionary[type, Plan] = weakref.WeakKeyDictionary()
+"""Plan per Flow class. Weak: a class made at run time (each ``FlowBuilder`` makes one)
+goes away with its last reference, and its plan with it."""
 log = logging.getLogger("plait.plan")
 
 
@@ -218,6 +222,7 @@ def _compile_now(definition: Any, strict: bool) -> Plan:
                 labels=labels.get(step.name),
                 writes=writes,
                 depends_on=step.depends_on,
+                emits=emitted_events(step.fn) if kind == "flow" else (),
             )
         )
 

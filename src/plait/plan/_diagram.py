@@ -1,9 +1,9 @@
 """A plan as a graph to draw: what the Mermaid text and the HTML page show.
 
 Nodes: the start, steps, routers, ``and_``/``or_`` joins, events. Edges: triggers (with
-the router label that fires them), emits (a step that calls ``emit(name)`` to the event's
-node), and loops — edges that lead back to a node already on the way from the start,
-found by one depth-first search. Linear in the size of the plan.
+the router label that fires them), emits (from a step to each event its plan step lists
+in ``emits``), and loops — edges that lead back to a node already on the way from the
+start, found by one depth-first search. Linear in the size of the plan.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from plait.define import AnyOf, Condition, Leaf
-from plait.plan._checks import kickoff_steps, leaf_sources, producers_of
-from plait.plan._emits import emitted_events
+from plait.plan._graph import kickoff_steps, leaf_sources, producers_of
 from plait.plan._model import Plan, PlanStep
 
 NodeKind = Literal["start", "step", "router", "and", "or", "event"]
@@ -124,7 +123,7 @@ def diagram(plan: Plan) -> Diagram:
             for src, lab in b.sources(s.trigger, s):
                 b.edges[(src, nid, lab, False)] = None
     for s in plan.steps:
-        for name in emitted_events(s):
+        for name in s.emits:
             b.edges[(b.step_ids[s.name], b.event(name), "emits", True)] = None
     loops = _back_edges(list(b.nodes), list(b.edges))
     edges = tuple(

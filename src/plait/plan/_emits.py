@@ -1,22 +1,21 @@
-"""Which events a step emits, read from its source: ``self.emit("x", …)``,
-``plait.emit("x", …)`` or ``emit("x", …)`` with a constant name. Best effort, for drawing
-only: a step whose code is not loaded (a plan read from JSON, a flow defined inside a
-function) or that computes the name shows no emit edge."""
+"""Which events a step emits, read from its source when the plan is compiled:
+``self.emit("x", …)``, ``plait.emit("x", …)`` or ``emit("x", …)`` with a constant name.
+The source is parsed with :mod:`ast`, never run. Best effort, for drawing: a step whose
+source cannot be read, or that computes the name, shows no emit edge."""
 
 from __future__ import annotations
 
 import ast
-import sys
+from collections.abc import Callable
 from typing import Any
 
-from plait.plan._model import PlanStep
 from plait.plan._source import _function_ast, _own_nodes
 
 
-def emitted_events(step: PlanStep) -> tuple[str, ...]:
-    """The event names ``step``'s own code passes to ``emit``, in order, without repeats."""
-    fn = _loaded(step.ref)
-    node = _function_ast(fn) if callable(fn) else None
+def emitted_events(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The event names ``fn``'s own code passes to ``emit``, in order, without repeats
+    (not those of functions defined inside it)."""
+    node = _function_ast(fn)
     if node is None:
         return ()
     names: list[str] = []
@@ -25,20 +24,6 @@ def emitted_events(step: PlanStep) -> tuple[str, ...]:
         if name is not None and name not in names:
             names.append(name)
     return tuple(names)
-
-
-def _loaded(ref: str) -> Any:
-    """The object at ``module:qualname`` when its module is already imported; imports
-    nothing (drawing a plan never runs user code)."""
-    module_name, _, qualname = ref.partition(":")
-    obj: Any = sys.modules.get(module_name)
-    if obj is None or not qualname or "<" in qualname:
-        return None
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
 
 
 def _emit_name(node: ast.AST) -> str | None:

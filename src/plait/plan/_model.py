@@ -34,6 +34,11 @@ class PlanStep:
     labels: tuple[str, ...] | None = None
     writes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    emits: tuple[str, ...] = field(default=(), compare=False)
+    """Event names the step's code passes to ``emit`` as constants, read from its source
+    by ``compile()`` (best effort, for drawing: a computed name is not there). Not
+    compared: plans that differ only in it are equal, as a plan rebuilt from bindings
+    is the stored one. Plans stored before it existed read back with none."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ def _step_to_dict(s: PlanStep) -> dict[str, Any]:
     out["labels"] = None if s.labels is None else list(s.labels)
     out["writes"] = list(s.writes)
     out["depends_on"] = list(s.depends_on)
+    out["emits"] = list(s.emits)
     c = s.cache
     out["cache"] = None
     if c is not None:
@@ -203,4 +209,5 @@ def _step_from_dict(d: dict[str, Any]) -> PlanStep:
         labels=None if labels is None else tuple(labels),
         writes=tuple(d.get("writes", ())),
         depends_on=tuple(d.get("depends_on", ())),
+        emits=tuple(d.get("emits", ())),
     )
