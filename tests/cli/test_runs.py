@@ -385,7 +385,8 @@ def test_a_store_password_is_never_shown(
     assert "postgresql://postgres:***@" in shown("runs", "show", doc["run_id"])
     assert "no run nope in postgresql://postgres:***@" in shown("runs", "show", "nope", code=1)
     assert "no runs to prune" in shown("runs", "prune", "--older-than", "999d")
-    assert "nothing to recover in postgresql://postgres:***@" in shown("worker", "--once")
+    recovered = shown("worker", "--once", "--allow", str(tmp_path))
+    assert "nothing to recover in postgresql://postgres:***@" in recovered
 
 
 @pytest.mark.parametrize("debug", [[], ["--debug"]])

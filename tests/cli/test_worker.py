@@ -111,7 +111,8 @@ def test_worker_once_finishes_an_answered_run_and_leaves_an_unanswered_one(
         ids.append(doc["run_id"])
     answered, unanswered = ids
 
-    nothing = invoke("worker", "--store", store_url, "--once")
+    here = ["--allow", str(tmp_path)]  # the worker loads a stored file only when allowed
+    nothing = invoke("worker", "--store", store_url, "--once", *here)
     assert nothing.exit_code == 0, nothing.output
     assert "nothing to recover" in nothing.stdout
 
@@ -121,7 +122,7 @@ def test_worker_once_finishes_an_answered_run_and_leaves_an_unanswered_one(
     assert told.exit_code == 0, told.output
     assert get_run(store_url, answered).status == "waiting"
 
-    result = invoke("worker", "--store", store_url, "--once")
+    result = invoke("worker", "--store", store_url, "--once", *here)
     assert result.exit_code == 0, result.output
     assert f"✓ run {answered} recovered and completed" in result.stdout
     assert unanswered not in result.stdout
@@ -288,7 +289,11 @@ def test_runs_of_scripts_and_workflows_are_recovered_and_resumed(
     url = f"sqlite:///{tmp_path}/code/runs.db"
     record = _crash_script(tmp_path / "code", which)  # python script.py, killed mid-run
     monkeypatch.chdir(tmp_path / "code")
-    result = invoke("worker", "--store", url, "--once")
+    # unattended, the worker loads no file of its folder that the operator did not allow
+    refused = invoke("worker", "--store", url, "--once")
+    assert refused.exit_code == 1
+    assert "not on the allow-list" in refused.stdout and "--allow" in refused.stdout
+    result = invoke("worker", "--store", url, "--once", "--allow", ".")
     assert result.exit_code == 0, result.output
     assert f"✓ run {record.run_id} recovered and completed" in result.stdout
 

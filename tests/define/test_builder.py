@@ -251,3 +251,11 @@ def test_a_stored_workflow_plan_runs_again() -> None:
     assert again.run({"base": 3}) == wf.run({"base": 3}) == 7
     with pytest.raises(DefinitionError, match=r"is a workflow plan; FlowBuilder\.from_plan"):
         FlowBuilder.from_plan(stored, {"extract": extract, "total": total})
+
+
+def test_from_plan_names_what_it_takes_when_given_a_dict() -> None:
+    from plait import DefinitionError, FlowBuilder, Workflow
+
+    for rebuild, name in ((FlowBuilder.from_plan, "FlowBuilder"), (Workflow.from_plan, "Workflow")):
+        with pytest.raises(DefinitionError, match=rf"{name}\.from_plan takes a plait\.Plan"):
+            rebuild({"format": 1, "name": "x", "kind": "flow", "ref": "m:X"}, {})

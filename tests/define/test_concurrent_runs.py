@@ -146,3 +146,47 @@ def test_replacing_the_state_is_refused_only_inside_the_run() -> None:
         flow.kickoff()
     flow.state = {"topic": "set between runs"}  # outside a run: the next run's start
     assert flow.state["topic"] == "set between runs"
+
+
+def test_a_thread_a_step_starts_never_reads_another_concurrent_runs_state() -> None:
+    """Plain threads do not inherit the run's context: with two runs of one instance in
+    flight, self.state there is ambiguous and refused (never the other run's state); a
+    thread started with the step's context sees its own run."""
+    import contextvars
+
+    seen: dict[str, Any] = {}
+    both_in = threading.Barrier(2, timeout=60)
+
+    class Job(Flow):
+        @start()
+        def work(self) -> Any:
+            both_in.wait()  # both runs are in flight
+
+            def plain() -> None:
+                try:
+                    seen[self.state["name"]] = "read"
+                except RunError as exc:
+                    seen.setdefault("refused", []).append(str(exc))
+
+            def inheriting() -> None:
+                self.state["by_thread"] = self.state["name"]
+
+            t = threading.Thread(target=plain)
+            t.start()
+            t.join()
+            ctx = contextvars.copy_context()
+            t = threading.Thread(target=ctx.run, args=(inheriting,))
+            t.start()
+            t.join()
+            return dict(self.state)
+
+    async def go() -> list[Any]:
+        f = Job()
+        return await asyncio.gather(
+            f.akickoff(inputs={"name": "alice"}), f.akickoff(inputs={"name": "bob"})
+        )
+
+    alice, bob = asyncio.run(go())
+    assert (alice["by_thread"], bob["by_thread"]) == ("alice", "bob")
+    assert "alice" not in seen and "bob" not in seen
+    assert len(seen["refused"]) == 2 and "2 runs of this instance" in seen["refused"][0]

@@ -219,6 +219,10 @@ def test_redis_gets_its_options_and_plait_its_prefix() -> None:
         "redis://:hun/ter2@h:x/0",
         "sqlite://app:hunter2@h/runs.db",
         "host=h password=hunter2",
+        # an unencoded "@" in the user name (Azure's user@server): libpq splits at the
+        # first "@", so the password lands in what it calls the host
+        "postgresql://app@server:hunter2@127.0.0.1:5432/x",
+        "postgresql://app:hunter2@more@127.0.0.1:5432/x",
     ],
 )
 def test_errors_about_a_store_url_mask_its_password(url: str) -> None:

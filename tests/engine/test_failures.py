@@ -344,3 +344,36 @@ def test_a_user_step_error_is_passed_through() -> None:
     with pytest.raises(StepError, match="mine") as info:
         Explicit().kickoff()
     assert info.value.attempt == 9
+
+
+def test_an_error_message_utf8_cannot_hold_is_stored_escaped_and_the_run_fails(
+    tmp_path: Any,
+) -> None:
+    """A file name decoded with os.fsdecode holds a lone surrogate: the failure must still
+    be stored (status failed, not a run left 'running' for a worker to re-run)."""
+    import os
+
+    from plait.stores import SqliteStore
+
+    name = os.fsdecode(b"report-\xff.txt")
+
+    class Opens(Flow):
+        @start()
+        def read(self) -> None:
+            raise FileNotFoundError(f"cannot open {name}")
+
+    async def go() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        flow = Opens()
+        try:
+            with pytest.raises(FileNotFoundError):  # the step's own exception
+                await flow.kickoff_async(store=store)
+            record = await store.get_run(flow.run_id)
+            assert record is not None and record.status == "failed"
+            assert "report-\\udcff.txt" in record.error
+            types = [type(e).__name__ for e in await store.read(flow.run_id)]
+            assert types[-2:] == ["StepFailed", "RunFailed"]
+        finally:
+            await store.close()
+
+    asyncio.run(go())

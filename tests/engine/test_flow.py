@@ -587,3 +587,19 @@ def test_kickoff_errors_are_not_chained_to_an_internal_error() -> None:
     with pytest.raises(PlanError) as plan_info:
         unplanned.run()
     assert plan_info.value.__context__ is None, repr(plan_info.value.__context__)
+
+
+@pytest.mark.parametrize("bad", ["a b", "x\x1b[31m", "$(rm -rf ~)", "é", "a" * 201, "-x"])
+def test_a_chosen_run_id_must_be_printable_and_quotable(bad: str) -> None:
+    from plait import InputError
+
+    class One(Flow):
+        @start()
+        def a(self) -> int:
+            return 1
+
+    with pytest.raises(InputError, match="cannot be a run id"):
+        One().kickoff(inputs={"id": bad})
+    with pytest.raises(InputError, match="cannot be a run id"):
+        One().kickoff(run_id=bad)
+    assert One().kickoff(inputs={"id": "order-17:retry@2"}) == 1

@@ -5,6 +5,7 @@ allow-list."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import textwrap
@@ -223,6 +224,30 @@ def test_a_stored_workflow_reference_loads_the_workflow() -> None:
 def test_stored_data_cannot_name_something_that_is_not_a_flow() -> None:
     with pytest.raises(TargetError, match="not a flow"):
         load_definition(_record("builtins:exit"))
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        ("venv.__main__:X", "a program's entry point"),  # would build virtualenvs
+        ("this:X", "standard library"),  # would print the Zen of Python
+        ("antigravity:X", "standard library"),  # would open a web browser
+    ],
+)
+def test_stored_data_cannot_import_a_module_whose_import_runs_a_program(ref: str, why: str) -> None:
+    module = ref.partition(":")[0]
+    assert module not in sys.modules
+    with pytest.raises(TargetError, match=why):
+        load_definition(_record(ref), here=True)
+    assert module not in sys.modules  # refused before importing anything
+
+
+def test_the_worker_loads_no_file_of_its_folder_unless_allowed(tmp_path: Path) -> None:
+    record = _crash_script(tmp_path / "code", "flow")
+    os.chdir(tmp_path / "code")  # _isolated restores the folder
+    with pytest.raises(TargetError, match="not on the allow-list"):
+        load_definition(record, here=True, files_here=False)
+    assert load_definition(record, here=True, allow=[tmp_path / "code"], files_here=False)
 
 
 # -- what a resume command needs -------------------------------------------------------

@@ -107,7 +107,7 @@ def code_args(ref: str, target: str = "") -> str:
 def resume_hint(run_id: str, *, store: str, code: str = "") -> str:
     """``plait runs resume RUN_ID`` with what loading its code (``code``, from
     :func:`code_args`) and its store need."""
-    return f"plait runs resume {run_id}{code}{store_hint(store)}"
+    return f"plait runs resume {shlex.quote(run_id)}{code}{store_hint(store)}"
 
 
 @dataclass

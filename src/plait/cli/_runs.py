@@ -236,13 +236,14 @@ def show(
         console.print(Text("a process runs it now", style="bright_black"))
 
 
-def _flow_of(record: RunRecord, allow: list[str] | None = None) -> Any:
+def _flow_of(record: RunRecord, allow: list[str] | None = None, *, files_here: bool = True) -> Any:
     """The flow class run ``record``'s stored plan names, through the engine's loader:
     a module that imports from here, or a file on the allow-list (``--allow``,
-    ``$PLAIT_ALLOW_PATHS``), never a path taken from the store as it is."""
+    ``$PLAIT_ALLOW_PATHS``; with ``files_here``, the current folder too), never a path
+    taken from the store as it is."""
     from plait.engine import load_definition
 
-    return load_definition(record, allow=allow or (), here=True)
+    return load_definition(record, allow=allow or (), here=True, files_here=files_here)
 
 
 def definition_for(target: str | None, record: RunRecord, allow: list[str] | None) -> Any:

@@ -64,7 +64,7 @@ def worker(
     allowed = list(allow or ())
 
     def load(record: Any) -> Any:
-        return _flow_of(record, allowed)
+        return _flow_of(record, allowed, files_here=False)  # unattended: --allow only
 
     with reported(debug):
         if once:

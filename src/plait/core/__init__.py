@@ -26,7 +26,7 @@ from plait.core._errors import (
 )
 from plait.core._extras import require_extra
 from plait.core._ids import new_run_id
-from plait.core._urls import mask_secrets, mask_url
+from plait.core._urls import mask_secrets, mask_url, scrub
 
 __all__ = [
     "AgentError",
@@ -54,4 +54,5 @@ __all__ = [
     "new_run_id",
     "parse_duration",
     "require_extra",
+    "scrub",
 ]

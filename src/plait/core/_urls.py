@@ -65,3 +65,25 @@ def _mask_userinfo(url: str) -> str:
     start = url.index("//") + 2
     masked = f"{user.partition(':')[0]}:{MASK}@{host}"
     return url[:start] + masked + url[start + len(netloc) :]
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's error about ``url``) with every piece of the URL's password
+    replaced by ``***``, however a driver split the URL: libpq splits user info at the
+    first ``@`` where Python splits at the last, so a user name with an unencoded ``@``
+    (``app@server:pw@host``) puts the password in what the driver calls the host."""
+    for secret in sorted(_password_pieces(url), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return mask_secrets(text)
+
+
+def _password_pieces(url: str) -> set[str]:
+    if "://" not in url:
+        return set()
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    userinfo = netloc.rpartition("@")[0]
+    if ":" not in userinfo:
+        return set()
+    password = userinfo.split(":", 1)[1]
+    pieces = {password, *password.split("@")}
+    return {p for p in pieces if len(p) >= 3}  # shorter pieces would mangle the message

@@ -207,8 +207,9 @@ class FlowBuilder:
         differs when the bindings make another plan (a state model whose fields
         changed, say). ``options`` are the ``Flow`` constructor's.
         """
-        from plait.define._rebuild import check_same, flow_steps
+        from plait.define._rebuild import check_plan, check_same, flow_steps
 
+        check_plan(plan, "FlowBuilder.from_plan")
         builder = cls(
             plan.name,
             state=state,

@@ -22,6 +22,22 @@ _FROM_CODE = {"ref": "", "is_async": False, "takes_input": False}
 """Plan step fields the bindings decide, not the plan."""
 
 
+def check_plan(plan: Any, caller: str) -> None:
+    """``plan`` is a compiled plan (what ``from_plan`` rebuilds), not its stored form."""
+    if not all(hasattr(plan, a) for a in ("name", "kind", "steps", "step_names")):
+        what = type(plan).__name__
+        hint = (
+            " (a stored run keeps only the plan's name and code reference: compile the "
+            "flow, or read a whole stored plan with plait.Plan.from_dict)"
+            if isinstance(plan, Mapping)
+            else ""
+        )
+        raise DefinitionError(
+            f"{caller} takes a plait.Plan (compile(flow), or plait.Plan.from_dict(data) for "
+            f"one saved with to_dict()), got {what}{hint}"
+        )
+
+
 def check_bindings(plan: Any, bindings: Mapping[str, Callable[..., Any]]) -> None:
     """Each step of ``plan`` has one callable in ``bindings``, and nothing else does."""
     if not isinstance(bindings, Mapping):

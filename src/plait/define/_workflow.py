@@ -142,8 +142,9 @@ class Workflow:
         each task (``bindings``: task name -> callable); ``state`` and ``reducers`` as the
         workflow had them. Raises :class:`plait.DefinitionError` naming missing and extra
         bindings, or what differs when the bindings make another plan."""
-        from plait.define._rebuild import check_same, workflow_of
+        from plait.define._rebuild import check_plan, check_same, workflow_of
 
+        check_plan(plan, "Workflow.from_plan")
         wf = workflow_of(plan, bindings, state, reducers)
         check_same(plan, _port.engine().plan(wf))
         return wf

@@ -4,6 +4,7 @@ step renamed since), and a run id that is still free."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,20 @@ def check_task_inputs(definition: Any, plan: Plan, inputs: Mapping[str, Any]) ->
         f"workflow {plan.name!r}: " + "; ".join(lines) + f". Pass inputs={{{example}}}, "
         "give the parameter a default, or add the task it should come from to depends_on"
     )
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}")
+
+
+def check_run_id(plan: Plan, run_id: object) -> None:
+    """A run id someone chose (``run_id=``, ``inputs={"id": ...}``) is printed in hints,
+    tables and shell commands: letters, digits and ``._:@+=-`` only, 200 at most."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise InputError(
+            f"{plan.kind} {plan.name!r}: {run_id!r} cannot be a run id: use 1 to 200 letters, "
+            "digits and . _ : @ + = - (starting with a letter or digit), or leave it out "
+            "for a new one"
+        )
 
 
 def check_durability(plan: Plan, durability: object) -> None:

@@ -20,6 +20,7 @@ from plait.engine._backends import owned_store
 from plait.engine._bind import bindings_for, workflow_result
 from plait.engine._checks import (
     check_durability,
+    check_run_id,
     check_task_inputs,
     new_run_id_free,
     stored_log,
@@ -109,6 +110,7 @@ class Engine:
             state = build_state(plan.name, state_type, None, inputs, run_id, reducers)
             definition.state = state
             subscribers = list(listeners)
+        check_run_id(plan, run_id)
         definition.run_id = run_id
         async with owned_store(store) as the_store:
             own_store = the_store is not store

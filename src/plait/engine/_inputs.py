@@ -166,7 +166,7 @@ def parse_text(raw: str, check: Check | None = None) -> Any:
     text, when it is not JSON) when neither fits."""
     try:
         data: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = False
     else:
         parsed = True
@@ -199,6 +199,8 @@ def parse_pairs(
             data = json.loads(base)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{base_option} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"{base_option} nests too deeply to read") from None
         if not isinstance(data, dict):
             raise ValueError(f"{base_option} must be a JSON object, got {type(data).__name__}")
         values.update(data)

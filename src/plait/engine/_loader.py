@@ -174,6 +174,7 @@ def load_definition(
     *,
     allow: Iterable[str | os.PathLike[str]] | None = None,
     here: bool = False,
+    files_here: bool | None = None,
 ) -> Any:
     """The flow or workflow run ``record``'s stored plan names (a flow class: a fresh
     instance of it).
@@ -181,15 +182,18 @@ def load_definition(
     The stored reference may name an importable module (``package.module:Name``), or a
     file on the allow-list (``allow``, ``$PLAIT_ALLOW_PATHS``); a module not found on the
     import path is also looked for in allowed folders and as an allowed file's name.
-    Anything else is refused with a :class:`TargetError` naming the run. With ``here``
-    (the CLI), modules in the current folder import, as with ``python -m``, and files
-    under it load.
+    A module that only a stored row asks for is never one whose import runs a program
+    (``pkg.__main__``) or a standard-library module not imported yet (``this``,
+    ``venv``): importing is running its code. Anything else is refused with a
+    :class:`TargetError` naming the run. With ``here`` (the CLI), modules in the current
+    folder import, as with ``python -m``, and files under it load unless ``files_here``
+    is False (``plait worker``: unattended, it loads files only from the allow-list).
     """
     ref = _stored_ref(record)
     if here:
         import_from_here()
     where, _, name = ref.rpartition(":")
-    allowed = _allowed(allow or (), here)
+    allowed = _allowed(allow or (), here if files_here is None else files_here)
     path = _allowed_file(where, allowed, record) if _looks_like_path(where) else None
     if path is None and not (_DOTTED.fullmatch(where) and _DOTTED.fullmatch(name)):
         raise TargetError(
@@ -266,6 +270,17 @@ def _loaded_file(path: Path) -> ModuleType | None:
 
 def _import_stored_module(where: str, allowed: tuple[Path, ...]) -> ModuleType:
     top = where.partition(".")[0]
+    if where not in sys.modules:
+        if "__main__" in where.split("."):
+            raise TargetError(
+                f"module {where!r} is a program's entry point (importing it runs the "
+                "program), which a stored run never names"
+            )
+        if top in sys.stdlib_module_names:
+            raise TargetError(
+                f"module {where!r} is part of Python's standard library, which a stored run "
+                "never names (its flow lives in your code)"
+            )
     try:
         return _import_module(where)
     except TargetError:

@@ -44,11 +44,16 @@ SpanStatus = Literal[
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` as JSON data (``repr`` for what has no JSON form; NaN as null)."""
+    """``value`` as JSON data (``repr`` for what has no JSON form; NaN as null; bytes as
+    text, or base64 when they are not UTF-8)."""
     from pydantic_core import to_jsonable_python
 
     try:
         return to_jsonable_python(value, fallback=repr, inf_nan_mode="null")
+    except Exception:
+        pass
+    try:  # bytes that are not UTF-8 (pydantic's default form): base64 instead
+        return to_jsonable_python(value, fallback=repr, inf_nan_mode="null", bytes_mode="base64")
     except Exception:
         return repr(value)
 

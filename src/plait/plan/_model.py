@@ -101,6 +101,13 @@ class Plan:
                 f"plan format {fmt!r} is not supported by this plait (it reads format "
                 f"{PLAN_FORMAT}); recompile the flow with this version"
             )
+        missing = [k for k in ("name", "kind", "steps") if k not in data]
+        if missing:
+            raise DefinitionError(
+                f"this is not a whole plan: it has no {', '.join(map(repr, missing))} (a "
+                "stored run keeps only its plan's name and code reference; Plan.from_dict "
+                "reads what Plan.to_dict() wrote)"
+            )
         fields = data.get("state_fields")
         return cls(
             name=data["name"],

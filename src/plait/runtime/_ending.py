@@ -15,6 +15,7 @@ from typing import Any
 from plait.core import StoreError
 from plait.plan import Plan
 from plait.runtime._events import RunCancelled, RunCompleted, RunFailed, RunWaiting
+from plait.runtime._failures import error_text
 from plait.runtime._input import waiting_error
 from plait.runtime._recorder import Recorder
 
@@ -84,10 +85,11 @@ class RunEnd:
             return
         self.finished = True
         rec = self.rec
-        rec.record(rec.new(RunFailed, error=str(error), error_type=type(error).__name__, step=step))
+        text = error_text(str(error))
+        rec.record(rec.new(RunFailed, error=text, error_type=type(error).__name__, step=step))
         rec.close()
         await self._flush_last()  # a store error here is already the run's error, or lesser
-        await self._end_status("failed", str(error), error)
+        await self._end_status("failed", text, error)
         self._interrupt()
 
     def stop(self, cause: BaseException, error: BaseException) -> None:

@@ -5,6 +5,15 @@ from __future__ import annotations
 from plait.core import StepError, StepTimeoutError, StoreError
 
 
+def error_text(text: str) -> str:
+    """``text`` as an error message a store can hold: a lone surrogate (a file name
+    decoded with ``os.fsdecode``, say) written as its ``\\udcff`` escape, which UTF-8
+    cannot encode and which would otherwise keep the run's failure from being stored."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def step_error(
     exc: BaseException,
     flow: str,

@@ -27,7 +27,7 @@ from plait.runtime._events import (
     StepFailed,
     StepStarted,
 )
-from plait.runtime._failures import step_error, unstored
+from plait.runtime._failures import error_text, step_error, unstored
 from plait.runtime._input import InputNeeded, requested
 from plait.runtime._recorder import Recorder
 from plait.runtime._scheduler import StartStep
@@ -155,9 +155,9 @@ class StepRunner:
                             step=name,
                             invocation=invocation,
                             attempt=attempt,
-                            error=str(exc) or type(exc).__name__,
+                            error=error_text(str(exc) or type(exc).__name__),
                             error_type=type(exc).__name__,
-                            traceback="".join(traceback.format_exception(exc)),
+                            traceback=error_text("".join(traceback.format_exception(exc))),
                             retrying=retrying,
                             duration=time.perf_counter() - t0,
                         )

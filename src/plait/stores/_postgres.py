@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Self
 
-from plait.core import StoreError, require_extra
+from plait.core import StoreError, require_extra, scrub
 
 require_extra("psycopg", "postgres", feature="the PostgreSQL store")
 require_extra("psycopg_pool", "postgres", feature="the PostgreSQL store")
@@ -113,9 +113,10 @@ def describe_target(url: str) -> str:
     except psycopg.Error:
         return "the server in the store URL"
     host = info.get("host") or info.get("hostaddr") or "localhost (socket)"
-    return (
+    return scrub(
         f"{host}:{info.get('port') or 5432} (user {info.get('user') or '<default>'!r}, "
-        f"database {info.get('dbname') or '<default>'!r})"
+        f"database {info.get('dbname') or '<default>'!r})",
+        url,
     )
 
 
@@ -175,7 +176,7 @@ class PostgresStore:
                 self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
             )
         except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())
+            reason = scrub(" ".join(str(exc).split()), self._url)
             raise StoreError(
                 f"cannot connect to PostgreSQL at {describe_target(self._url)}: {reason}\n"
                 "Check that the server is running and reachable at that host and port, and "
