@@ -49,7 +49,10 @@ def scope_of(definition: object) -> RunScope | None:
 def enter(definition: object, scope: RunScope) -> Token[Mapping[int, RunScope] | None]:
     """Make ``scope`` the run ``definition``'s code sees in this context (and in the
     tasks and threads started from it) until :func:`leave`."""
-    return RUN_SCOPES.set({**(RUN_SCOPES.get() or {}), id(definition): scope})
+    outer = RUN_SCOPES.get()
+    return RUN_SCOPES.set(
+        {id(definition): scope} if not outer else {**outer, id(definition): scope}
+    )
 
 
 def leave(token: Token[Mapping[int, RunScope] | None]) -> None:

@@ -44,7 +44,13 @@ from plait.runtime._recorder import DURABILITY
 from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._types import register_definition, register_type
-from plait.runtime._value_codec import MAX_DEPTH, VALUE_FORMAT, to_json_value, value_to_text
+from plait.runtime._value_codec import (
+    MAX_DEPTH,
+    VALUE_FORMAT,
+    surely_storable,
+    to_json_value,
+    value_to_text,
+)
 from plait.runtime._value_decode import decode_value, from_json_value, value_from_text
 from plait.runtime._view import Ready, RunView, apply, replay
 from plait.runtime.ports import CacheEntry, Executor, RunRecord, Store
@@ -113,6 +119,7 @@ __all__ = [
     "replay",
     "request_input",
     "same_inputs",
+    "surely_storable",
     "to_json_value",
     "value_from_text",
     "value_to_text",

@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from plait.core import StoreError
-from plait.runtime import CacheEntry, Event, RunRecord, check_events, to_json_value
+from plait.runtime import (
+    CacheEntry,
+    Event,
+    RunRecord,
+    check_events,
+    surely_storable,
+    to_json_value,
+)
 from plait.runtime.ports import PRUNABLE, select_prunable
 from plait.stores._order import check_order
 from plait.stores._tail import SAFETY_POLL_S, follow
@@ -40,8 +47,11 @@ class MemoryStore:
     async def create_run(self, record: RunRecord) -> None:
         if record.run_id in self._runs:
             raise StoreError(f"run {record.run_id} already exists in this store")
-        to_json_value(record.run_id, "the run id")  # storable, or raise
-        to_json_value(record.inputs, f"run {record.run_id} inputs")
+        run_id, inputs = record.run_id, record.inputs
+        if not (type(run_id) is str and run_id.isascii()):
+            to_json_value(run_id, "the run id")  # storable, or raise
+        if inputs and not surely_storable(inputs, 0):
+            to_json_value(inputs, f"run {run_id} inputs")
         self._runs[record.run_id] = record
         self._events[record.run_id] = []
 
