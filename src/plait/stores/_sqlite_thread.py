@@ -126,6 +126,34 @@ class SqliteWorker:
         result: T = await job.future
         return result
 
+    def call_now(self, fn: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+        """``fn(conn)`` right here on the fast connection when nobody uses the store:
+        ``(True, result)``. ``(False, None)``, with nothing done, when the store is busy
+        or the database's write lock is taken (then use :meth:`call`). For small calls
+        whose first write either takes the lock or fails with nothing written (one
+        statement, or ``BEGIN IMMEDIATE`` first): a run's record, status and lease."""
+        fast = self._fast
+        if fast is None or self._closed or not self._queue.empty():
+            return False, None
+        if not self._using.acquire(blocking=False):
+            return False, None
+        try:
+            try:
+                return True, fn(fast)
+            except sqlite3.OperationalError as exc:
+                self._rollback(fast)
+                if "locked" in str(exc) or "busy" in str(exc):
+                    return False, None  # the thread waits for the lock instead
+                raise StoreError(f"SQLite store {self.path}: {exc}") from None
+            except sqlite3.Error as exc:
+                self._rollback(fast)
+                raise StoreError(f"SQLite store {self.path}: {exc}") from None
+            except BaseException:
+                self._rollback(fast)
+                raise
+        finally:
+            self._using.release()
+
     async def append(self, run_id: str, events: Sequence[Event], rows: list[EventRow]) -> None:
         if self.append_now(run_id, events, rows):
             return
