@@ -190,3 +190,34 @@ def test_a_thread_a_step_starts_never_reads_another_concurrent_runs_state() -> N
     assert (alice["by_thread"], bob["by_thread"]) == ("alice", "bob")
     assert "alice" not in seen and "bob" not in seen
     assert len(seen["refused"]) == 2 and "2 runs of this instance" in seen["refused"][0]
+
+
+def test_a_thread_of_the_one_run_in_flight_sees_that_run_after_another_ended() -> None:
+    """Run a ends while run b goes on: a plain thread b's step starts reads b's state,
+    not the state of a (the run that ended last)."""
+    a_done: asyncio.Event | None = None
+    seen: list[Any] = []
+
+    class Job(Flow):
+        @start()
+        async def work(self) -> Any:
+            if self.state["name"] == "b":
+                assert a_done is not None
+                await a_done.wait()
+                thread = threading.Thread(target=lambda: seen.append(self.state["name"]))
+                thread.start()
+                thread.join()
+            return self.state["name"]
+
+    async def go() -> None:
+        nonlocal a_done
+        a_done = asyncio.Event()
+        f = Job()
+        b = asyncio.ensure_future(f.akickoff(inputs={"name": "b"}))
+        await asyncio.sleep(0)
+        assert await f.akickoff(inputs={"name": "a"}) == "a"
+        a_done.set()
+        assert await b == "b"
+
+    asyncio.run(go())
+    assert seen == ["b"]

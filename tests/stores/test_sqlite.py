@@ -164,6 +164,38 @@ def test_an_append_to_an_idle_store_commits_on_the_callers_thread(tmp_path: Path
     asyncio.run(main())
 
 
+def test_a_runs_small_calls_wait_for_another_process_s_write_lock(tmp_path: Path) -> None:
+    """A run's record, status and lease go through the caller's thread when the store is
+    idle; with the write lock held elsewhere they wait on the store's thread (they never
+    fail, nor write half), and go on once it is free."""
+
+    async def main() -> None:
+        store = SqliteStore(tmp_path / "runs.db")
+        try:
+            await store.create_run(_run("r1"))  # idle: right here
+            other = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            pending = [
+                asyncio.ensure_future(store.create_run(_run("r2"))),
+                asyncio.ensure_future(store.set_status("r1", "failed", error="x")),
+                asyncio.ensure_future(store.acquire("r1", "me", 30.0)),
+            ]
+            await asyncio.sleep(0.1)
+            assert not any(p.done() for p in pending)
+            other.execute("COMMIT")
+            other.close()
+            await asyncio.gather(*pending)
+            record = await store.get_run("r1")
+            assert record is not None and (record.status, record.owner) == ("failed", "me")
+            assert await store.get_run("r2") is not None
+            with pytest.raises(StoreError, match="already exists"):  # idle again: here
+                await store.create_run(_run("r2"))
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
 def test_appends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
     """While the store's thread is busy, 200 appends queue up; they commit together."""
 

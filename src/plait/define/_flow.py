@@ -81,7 +81,7 @@ class Flow(Kickoff, Generic[StateT]):
     _state_type: type | None = None
     _ran: bool = False
     _last_run_id: str = ""
-    _in_flight = 0  # runs of this instance going on now
+    _in_flight: tuple[RunScope, ...] = ()  # the runs of this instance going on now
     _listeners: Sequence[Callable[[Any], None]] = ()
     events: Sequence[Any] = ()
     """The events of the run that ended last."""
@@ -181,10 +181,13 @@ class Flow(Kickoff, Generic[StateT]):
             scope = scopes.get(id(self))
             if scope is not None:
                 return scope.state  # type: ignore[no-any-return]
-        if self._in_flight > 1:  # which run's? (a thread a step started itself, say)
+        in_flight = self._in_flight  # read outside a run's context (a thread a step
+        if len(in_flight) == 1:  # started itself, say): the one run going on
+            return in_flight[0].state  # type: ignore[no-any-return]
+        if in_flight:
             raise RunError(
                 f"flow {self.name!r}: self.state was read outside its run's context while "
-                f"{self._in_flight} runs of this instance are going on, so it is not known "
+                f"{len(in_flight)} runs of this instance are going on, so it is not known "
                 "whose state is meant; hand the state to the thread you start in a step "
                 "(or start it with contextvars.copy_context().run)",
                 flow=self.name,
@@ -231,8 +234,9 @@ class Flow(Kickoff, Generic[StateT]):
         ``flow.state`` and ``flow.run_id`` show it from now on outside the run too (the
         last run started, and once they end the last run ended)."""
         self._state, self._last_run_id = state, run_id
-        self._in_flight += 1
-        return enter(self, RunScope(state, run_id, trigger_payload))
+        scope = RunScope(state, run_id, trigger_payload)
+        self._in_flight = (*self._in_flight, scope)
+        return enter(self, scope)
 
     def _leave_run(
         self, token: Token[Mapping[int, RunScope] | None], events: Sequence[Any]
@@ -240,7 +244,7 @@ class Flow(Kickoff, Generic[StateT]):
         """For the engine: the run :meth:`_enter_run` began has ended with ``events``."""
         scope = scope_of(self)
         leave(token)
-        self._in_flight -= 1
+        self._in_flight = tuple(s for s in self._in_flight if s is not scope)
         if scope is not None:
             self._state, self._last_run_id = scope.state, scope.run_id
         self.events = events
