@@ -274,3 +274,182 @@ def test_a_run_deleted_while_followed_ends_the_tail_with_a_store_error() -> None
 
     with pytest.raises(StoreError, match="r1"):
         asyncio.run(main())
+
+
+def _named(app: str) -> str:
+    """``PG_URL`` with an ``application_name`` that marks the store's connections."""
+    return f"{PG_URL}{'&' if '?' in PG_URL else '?'}application_name={app}"
+
+
+async def _backends(admin: Any, app: str) -> tuple[int, list[int]]:
+    """How many server connections named ``app`` there are, and the pids of those whose
+    last statement was a LISTEN."""
+    cur = await admin.execute(
+        "SELECT pid, query FROM pg_stat_activity WHERE application_name = %s", (app,)
+    )
+    rows = await cur.fetchall()
+    return len(rows), sorted(pid for pid, query in rows if query.startswith("LISTEN"))
+
+
+async def _followers(admin: Any, schema: str) -> list[tuple[str, int]]:
+    from psycopg import sql
+
+    query = sql.SQL("SELECT run_id, pid FROM {}.followers ORDER BY run_id, pid")
+    cur = await admin.execute(query.format(sql.Identifier(schema)))
+    return [(run_id, pid) for run_id, pid in await cur.fetchall()]
+
+
+@pytest.mark.postgres
+def test_postgres_tails_share_one_listening_connection(
+    pg_schema: str, no_safety_poll: None
+) -> None:
+    """20 tails (2 on each of 10 runs) take one connection besides the pool; each run has
+    one followers row; every tail gets all its run's events, by notification."""
+    import psycopg
+
+    from plait.stores import PostgresStore
+
+    app = f"plait_tails_{uuid.uuid4().hex[:8]}"
+    runs = [f"r{i}" for i in range(10)]
+
+    async def main() -> None:
+        store = await PostgresStore.connect(_named(app), schema=pg_schema, max_size=2)
+        writer = await PostgresStore.connect(PG_URL, schema=pg_schema, max_size=2)
+        admin = await psycopg.AsyncConnection.connect(PG_URL, autocommit=True)
+        try:
+            for run in runs:
+                await store.create_run(_record(run))
+                await writer.append(run, _events(run, 1, 1))
+            started = {(run, n): asyncio.Event() for run in runs for n in range(2)}
+
+            async def follow(run: str, n: int) -> list[Event]:
+                got = []
+                async for event in store.tail(run):
+                    got.append(event)
+                    started[run, n].set()
+                return got
+
+            tails = [asyncio.create_task(follow(run, n)) for run, n in started]
+            async with asyncio.timeout(LIMIT_S):
+                for seen in started.values():
+                    await seen.wait()
+                count, listening = await _backends(admin, app)
+                assert len(listening) == 1  # one LISTEN connection for the 20 tails
+                assert count <= 2 + 1  # the pool (max_size=2) and that one
+                assert await _followers(admin, pg_schema) == [(r, listening[0]) for r in runs]
+                for run in runs:
+                    await writer.append(run, _events(run, 2, 3))
+                    await writer.set_status(run, "completed")
+                got = await asyncio.gather(*tails)
+            for (run, _), events in zip(started, got, strict=True):
+                assert events == _events(run, 1, 4)
+            assert await _followers(admin, pg_schema) == []  # the last tail removed its row
+        finally:
+            await admin.close()
+            await writer.close()
+            await store.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.postgres
+def test_ending_one_tail_of_a_run_keeps_the_other_notified(
+    pg_schema: str, no_safety_poll: None
+) -> None:
+    import psycopg
+
+    async def main() -> list[Event]:
+        store, writer = await _open("postgres", pg_schema), await _open("postgres", pg_schema)
+        admin = await psycopg.AsyncConnection.connect(PG_URL, autocommit=True)
+        try:
+            await store.create_run(_record("r1"))
+            got: list[Event] = []
+            have = {seq: asyncio.Event() for seq in range(1, 4)}
+            first = asyncio.Event()
+
+            async def stopped_early() -> None:
+                async for _ in tail(store, "r1"):
+                    first.set()
+
+            async def follow() -> None:
+                async for event in tail(store, "r1"):
+                    got.append(event)
+                    have[event.seq].set()
+
+            early, reader = asyncio.create_task(stopped_early()), asyncio.create_task(follow())
+            async with asyncio.timeout(LIMIT_S):
+                await writer.append("r1", _events("r1", 1, 1))
+                await first.wait()
+                await have[1].wait()
+                early.cancel()
+                await asyncio.wait([early])
+                assert [run for run, _ in await _followers(admin, pg_schema)] == ["r1"]
+                await writer.append("r1", _events("r1", 2, 2))
+                await have[3].wait()  # notified, though the other tail ended
+                await writer.set_status("r1", "completed")
+                await reader
+            assert await _followers(admin, pg_schema) == []
+            return got
+        finally:
+            await admin.close()
+            await writer.close()
+            await store.close()
+
+    assert asyncio.run(main()) == _events("r1", 1, 3)
+
+
+@pytest.mark.postgres
+def test_postgres_tail_survives_losing_its_listening_connection(
+    pg_schema: str, no_safety_poll: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends the LISTEN connection: the tail goes on, the listener reconnects
+    and follows the run again under its new pid, and the log says both."""
+    import psycopg
+
+    from plait.stores import PostgresStore
+
+    app = f"plait_tails_{uuid.uuid4().hex[:8]}"
+
+    async def main() -> list[Event]:
+        store = await PostgresStore.connect(_named(app), schema=pg_schema, max_size=2)
+        writer = await _open("postgres", pg_schema)
+        admin = await psycopg.AsyncConnection.connect(PG_URL, autocommit=True)
+        try:
+            await store.create_run(_record("r1"))
+            got: list[Event] = []
+            have = {seq: asyncio.Event() for seq in range(1, 6)}
+
+            async def follow() -> None:
+                async for event in tail(store, "r1"):
+                    got.append(event)
+                    have[event.seq].set()
+
+            reader = asyncio.create_task(follow())
+            async with asyncio.timeout(LIMIT_S):
+                await writer.append("r1", _events("r1", 1, 1))
+                await have[1].wait()
+                _, (old,) = await _backends(admin, app)
+                await admin.execute("SELECT pg_terminate_backend(%s)", (old,))
+                await writer.append("r1", _events("r1", 2, 2))
+                await have[3].wait()  # woken when the connection went, or when it came back
+                while True:  # until the run is followed again, by the new connection
+                    rows = await _followers(admin, pg_schema)
+                    _, listening = await _backends(admin, app)
+                    if len(listening) == 1 and rows == [("r1", listening[0])] != [("r1", old)]:
+                        break
+                    await asyncio.sleep(0.02)
+                await writer.append("r1", _events("r1", 4, 2))
+                await have[5].wait()  # notified on the new connection
+                await writer.set_status("r1", "completed")
+                await reader
+            return got
+        finally:
+            await admin.close()
+            await writer.close()
+            await store.close()
+
+    with caplog.at_level("WARNING", logger="plait"):
+        assert asyncio.run(main()) == _events("r1", 1, 5)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("lost the connection that hears of new events" in m for m in said), said
+    assert any("is back" in m for m in said), said

@@ -43,6 +43,7 @@ from plait.runtime import (  # noqa: E402
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
+from plait.stores._postgres_tail import Listener  # noqa: E402
 from plait.stores._postgres_tail import tail as _tail  # noqa: E402
 from plait.stores._values import (  # noqa: E402
     FreshInputs,
@@ -147,6 +148,8 @@ class PostgresStore:
         self._timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] | None = None
         self._fresh = FreshInputs()
+        self._listener: Listener | None = None
+        """The LISTENing connection all tails share (made by the first tail)."""
         ident = sql.Identifier(schema)
         select = sql.SQL(_QUERIES["prune_select"]).format(s=ident)
         self._q = {
@@ -210,6 +213,9 @@ class PostgresStore:
         self._pool = pool
 
     async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -364,11 +370,13 @@ class PostgresStore:
 
     def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
         """The run's events after ``after_seq`` as any process appends them, until it
-        ends (see :mod:`plait.stores._tail`): LISTEN/NOTIFY on a connection of its own
-        (:mod:`plait.stores._postgres_tail`)."""
+        ends (see :mod:`plait.stores._tail`): LISTEN/NOTIFY on one connection outside the
+        pool that all the store's tails share (:mod:`plait.stores._postgres_tail`)."""
         if self._pool is None:
             raise StoreError("this PostgresStore is not open; await store.open() first")
-        return _tail(self, self._url, self._schema, run_id, after_seq, self._timeout)
+        if self._listener is None:
+            self._listener = Listener(self._url, self._schema, self._timeout, self._connection)
+        return _tail(self, self._listener, run_id, after_seq)
 
     async def delete_run(self, run_id: str) -> bool:
         self._fresh.forget(run_id)
