@@ -8,7 +8,6 @@ lock, checks the batch continues the log, inserts it and commits: it is durable 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +21,6 @@ require_extra("psycopg_pool", "postgres", feature="the PostgreSQL store")
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
@@ -32,19 +30,19 @@ from plait.runtime import (  # noqa: E402
     Event,
     RunRecord,
     decode_event,
-    decode_value,
     dumps_event,
     needs_run_inputs,
     parse_event,
     to_json_value,
-    value_from_text,
     value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
+from plait.stores._postgres_sql import _QUERIES, _record  # noqa: E402
 from plait.stores._postgres_tail import Listener  # noqa: E402
 from plait.stores._postgres_tail import tail as _tail  # noqa: E402
+from plait.stores._postgres_target import _SCHEMA_NAME, describe_target  # noqa: E402
 from plait.stores._values import (  # noqa: E402
     FreshInputs,
     check_lease,
@@ -55,70 +53,6 @@ from plait.stores._values import (  # noqa: E402
     loads_value,
     read_record,
 )
-
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_RUN_COLUMNS = (
-    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until,"
-    " format, inputs_text"
-)
-_QUERIES = {
-    "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES"
-    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
-    "last": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
-    " FROM {s}.runs WHERE run_id = %s",
-    # One statement, one round trip, its own commit: the batch goes in only when it
-    # follows the stored log (the primary key refuses a racing writer's overlap). The
-    # arrays go in binary form (%b): the text form escapes every body with a regex.
-    "append": "INSERT INTO {s}.events (run_id, seq, type, ts, body)"
-    " SELECT %(run)s, e.seq, e.type, e.ts, e.body"
-    " FROM unnest(%(seqs)b::bigint[], %(types)b::text[], %(ts)b::float8[], %(bodies)b::text[])"
-    " AS e(seq, type, ts, body)"
-    " WHERE (SELECT coalesce(max(seq), 0) FROM {s}.events WHERE run_id = %(run)s) < %(first)s",
-    "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
-    "get": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs WHERE run_id = %s",
-    "list": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs"
-    " WHERE (%(flow)s::text IS NULL OR flow = %(flow)s)"
-    " AND (%(status)s::text IS NULL OR status = %(status)s)"
-    " AND (%(since)s::float8 IS NULL OR created_at >= %(since)s)"
-    " AND (%(before)s::float8 IS NULL OR created_at < %(before)s)"
-    " ORDER BY created_at DESC, run_id DESC LIMIT %(limit)s",
-    "read": "SELECT seq, body FROM {s}.events WHERE run_id = %s AND seq > %s ORDER BY seq",
-    "exists": "SELECT 1 FROM {s}.runs WHERE run_id = %s",
-    "delete": "DELETE FROM {s}.runs WHERE run_id = %s",
-    # A concurrent acquire waits for the row lock, then re-checks the WHERE on the row
-    # the winner wrote: exactly one of them updates it.
-    "acquire": "UPDATE {s}.runs SET owner = %(owner)s, lease_until = %(until)s"
-    " WHERE run_id = %(run_id)s AND (owner = '' OR owner = %(owner)s OR lease_until < %(now)s"
-    " OR owner = %(replace)s)",
-    "release": "UPDATE {s}.runs SET owner = '', lease_until = 0 WHERE run_id = %s AND owner = %s",
-    "cache_get": "SELECT value, created_at, expires_at, format FROM {s}.cache WHERE key = %s",
-    "cache_put": "INSERT INTO {s}.cache (key, value, created_at, expires_at, format)"
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
-    " created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,"
-    " format = EXCLUDED.format",
-    # %(statuses)s, %(flow)s, %(keep)s, %(older)s; events go with their run (ON DELETE
-    # CASCADE). The outer status check makes a run resumed meanwhile stay.
-    "prune_select": "SELECT run_id FROM (SELECT run_id, updated_at, row_number() OVER ("
-    "PARTITION BY flow ORDER BY created_at DESC, run_id DESC) AS rank FROM {s}.runs"
-    " WHERE status = ANY(%(statuses)s) AND (%(flow)s::text IS NULL OR flow = %(flow)s)) AS m"
-    " WHERE rank > %(keep)s AND (%(older)s::float8 IS NULL OR updated_at < %(older)s)",
-    "prune_count": "SELECT count(*) FROM ({select}) AS doomed",
-    "prune": "DELETE FROM {s}.runs WHERE run_id IN ({select}) AND status = ANY(%(statuses)s)",
-}
-
-
-def describe_target(url: str) -> str:
-    """``host:port (user …, database …)`` from a connection URL, without its password."""
-    try:
-        info = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "the server in the store URL"
-    host = info.get("host") or info.get("hostaddr") or "localhost (socket)"
-    return scrub(
-        f"{host}:{info.get('port') or 5432} (user {info.get('user') or '<default>'!r}, "
-        f"database {info.get('dbname') or '<default>'!r})",
-        url,
-    )
 
 
 class PostgresStore:
@@ -453,24 +387,3 @@ class PostgresStore:
             await conn.execute(
                 self._q["cache_put"], (key, text, now, expires_at(now, ttl), VALUE_FORMAT)
             )
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, old_inputs, plan, error, owner, until = row[:10]
-    fmt, inputs_text = row[10:]
-    if inputs_text is None:  # made before migration 3: JSONB, format 1
-        inputs = decode_value(old_inputs, fmt)
-    else:
-        inputs = value_from_text(inputs_text, f"the stored inputs of run {run_id}", fmt)
-    return RunRecord(
-        run_id=run_id,
-        flow=flow,
-        status=status,
-        created_at=created_at,
-        updated_at=updated_at,
-        inputs=inputs,
-        plan=None if plan is None else decode_value(plan, fmt),
-        error=error,
-        owner=owner,
-        lease_until=until,
-    )

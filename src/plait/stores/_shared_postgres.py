@@ -28,7 +28,7 @@ from psycopg import sql  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
-from plait.stores._postgres import _SCHEMA_NAME, describe_target  # noqa: E402
+from plait.stores._postgres_target import _SCHEMA_NAME, describe_target  # noqa: E402
 from plait.stores._shared import Found, SharedStateBase  # noqa: E402
 
 _LIVE = "(expires_at IS NULL OR expires_at > now())"

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from plait.core import StoreError, require_extra
-from plait.stores._redis import _safe_url, redis_errors_explained
+from plait.stores._redis_errors import _safe_url, redis_errors_explained
 from plait.stores._shared import Found, SharedStateBase
 
 if TYPE_CHECKING:

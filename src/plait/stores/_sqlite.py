@@ -35,11 +35,19 @@ from plait.runtime import (
     dumps_event,
     needs_run_inputs,
     parse_event,
-    value_from_text,
     value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses
-from plait.stores._sqlite_schema import migrate
+from plait.stores._sqlite_sql import (
+    _ACQUIRE,
+    _CACHE_PUT,
+    _RELEASE,
+    _RUN_COLUMNS,
+    _RUN_SELECT,
+    _open,
+    _open_fast,
+    _record,
+)
 from plait.stores._sqlite_thread import EventRow, SqliteWorker
 from plait.stores._tail import follow
 from plait.stores._values import (
@@ -54,88 +62,6 @@ from plait.stores._values import (
 )
 
 T = TypeVar("T")
-
-BUSY_TIMEOUT_S = 30.0
-"""How long a write waits for another process's lock on the file before failing."""
-
-_RUN_COLUMNS = (
-    "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until"
-)
-_RUN_SELECT = (
-    "SELECT r.run_id, r.flow, r.status, r.created_at, r.updated_at, r.inputs, r.plan, "
-    "r.error, r.owner, r.lease_until, i.format, i.inputs "
-    "FROM runs AS r LEFT JOIN run_inputs AS i ON i.run_id = r.run_id"
-)
-"""Runs made before schema 3 keep their inputs in ``runs.inputs`` (format 1)."""
-_ACQUIRE = (
-    "UPDATE runs SET owner = ?, lease_until = ? "
-    "WHERE run_id = ? AND (owner = '' OR owner = ? OR lease_until < ? OR owner = ?)"
-)
-_RELEASE = "UPDATE runs SET owner = '', lease_until = 0 WHERE run_id = ? AND owner = ?"
-_CACHE_PUT = (
-    "INSERT INTO cache (key, value, created_at, expires_at, format) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, format = excluded.format, "
-    "created_at = excluded.created_at, expires_at = excluded.expires_at"
-)
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the folder for SQLite store {path}: {exc}") from None
-    try:
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        migrate(conn, path)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(
-            f"{path} is not a usable SQLite database ({exc}); point the store at a new "
-            "file, or move this one away"
-        ) from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _open_fast(path: Path) -> sqlite3.Connection:
-    """The connection for writes on the caller's thread: it never waits for the write
-    lock (``busy_timeout`` 0), so a busy database sends the write to the store's thread."""
-    try:
-        conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
-    return conn
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, flow, status, created_at, updated_at, old_inputs, plan, error, owner, until = row[:10]
-    fmt, inputs = row[10:]
-    where = f"run {run_id}"
-    if inputs is None:  # made before schema 3
-        fmt, inputs = 1, old_inputs
-    return RunRecord(
-        run_id=run_id,
-        flow=flow,
-        status=status,
-        created_at=created_at,
-        updated_at=updated_at,
-        inputs=value_from_text(inputs, f"the stored inputs of {where}", fmt),
-        plan=None if plan is None else value_from_text(plan, f"the stored plan of {where}", fmt),
-        error=error,
-        owner=owner,
-        lease_until=until,
-    )
 
 
 class SqliteStore:
