@@ -205,3 +205,32 @@ def test_packages_use_each_other_only_through_their_init() -> None:
             if match.group(1) != package:
                 found.append(f"{path.relative_to(root)}: {match.group(0).strip()}")
     assert found == []
+
+
+def test_a_dict_state_run_never_loads_pydantic() -> None:
+    """pydantic costs about 8 MB and tens of milliseconds to import: a flow that uses
+    no model runs without it (the value codec and ask() load it when a model shows up)."""
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from plait import Flow, listen, start
+
+        class F(Flow):
+            @start()
+            async def a(self):
+                self.state["n"] = 1
+                return {"x": [1, 2]}
+
+            @listen(a)
+            def b(self, out):
+                return out["x"]
+
+        assert F().kickoff() == [1, 2]
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic_core")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

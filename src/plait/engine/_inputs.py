@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from plait.define import Flow, Workflow, is_model_type
 
 Check = Callable[[Any], list[str]]
@@ -123,6 +121,8 @@ def _task_inputs(workflow: Workflow) -> list[InputField]:
 
 def type_check(annotation: Any) -> Check | None:
     """A check by pydantic's validation of ``annotation`` (``None``: any value fits)."""
+    from pydantic import TypeAdapter
+
     if annotation is None or annotation is inspect.Parameter.empty:
         return None
     try:
@@ -131,6 +131,8 @@ def type_check(annotation: Any) -> Check | None:
         return None
 
     def check(value: Any) -> list[str]:
+        from pydantic import ValidationError
+
         try:
             adapter.validate_python(value)
         except ValidationError as exc:

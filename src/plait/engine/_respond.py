@@ -20,9 +20,6 @@ import json
 import time
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import to_jsonable_python
-
 from plait.core import InputError, RunError, StoreError
 from plait.engine._log import load_run
 from plait.runtime import InputReceived, InputRequested, RunView, Store, pending
@@ -66,6 +63,8 @@ def _fit(run_id: str, ask: InputRequested, value: Any, text: bool) -> Any:
     """``value`` as JSON data that fits the request's schema, or an InputError. With
     ``text``, ``value`` is a command line's string: JSON if it parses and fits, else the
     string itself."""
+    from pydantic_core import to_jsonable_python
+
     candidates: list[Any] = []
     if text:
         with contextlib.suppress(ValueError):
@@ -109,6 +108,8 @@ def _step_types(definition: Any, step: str) -> list[Any]:
 def _answer_type(definition: Any, ask: InputRequested) -> Any:
     """The type step ``ask.step`` asked with: the one class its code refers to whose JSON
     schema is the request's, else ``None`` (none, or more than one, matches)."""
+    from pydantic import TypeAdapter
+
     if definition is None or not ask.schema:
         return None
     matches = []
@@ -125,6 +126,8 @@ def _answer_type(definition: Any, ask: InputRequested) -> Any:
 def _check_type(run_id: str, ask: InputRequested, answer: Any, kind: Any) -> None:
     """An InputError when the step's type ``kind`` rejects ``answer`` (as ``ask()`` would
     when the step runs)."""
+    from pydantic import TypeAdapter, ValidationError
+
     if kind is None:
         return
     try:

@@ -21,13 +21,13 @@ from collections.abc import Callable, Coroutine, Generator, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from plait.core import InputError, InputTimeoutError, StepError, WaitingForInput
 from plait.define import NO_DEFAULT, InputResponse
 from plait.runtime._events import Event, InputReceived, InputRequested
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from plait.runtime._context import StepContext
 
 log = logging.getLogger("plait")
@@ -49,10 +49,14 @@ class InputNeeded(BaseException):
 
 @lru_cache(maxsize=256)
 def _adapter(schema: Any) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter  # loaded by the first ask()
+
     return TypeAdapter(schema)
 
 
 def _adapter_for(schema: Any) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter  # loaded by the first ask()
+
     try:
         return _adapter(schema)
     except TypeError:  # unhashable: build one each time
@@ -89,6 +93,8 @@ def _stored(
     A stored answer that ``schema`` rejects (it fit the JSON schema, but not the model's
     own validation, or the code changed) is not this step's answer: the step asks again
     (:class:`InputNeeded`), so a corrected answer can be given, rather than failing."""
+    from pydantic import ValidationError  # loaded by the first ask()
+
     answer = ctx.loop.view.answers.get((ctx.step, ctx.invocation, key))
     if answer is None:
         return False, None
@@ -324,6 +330,8 @@ def _takes_metadata(method: Callable[..., Any]) -> bool:
 def fit(text: str | None, schema: Any, default: Any, prompt: str) -> Any:
     """A provider's text as the answer ``ask()`` gives: ``None`` (or ``default``) for no
     answer, else the text, validated into ``schema`` (as a value, then as JSON)."""
+    from pydantic import ValidationError  # loaded by the first ask()
+
     if text is None:
         return None if default is NO_DEFAULT else default
     if schema is None:

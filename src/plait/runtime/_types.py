@@ -23,12 +23,11 @@ import enum
 import importlib
 import inspect
 import logging
+import sys
 import typing
 import weakref
 from collections.abc import Iterable
 from typing import Any
-
-from pydantic import BaseModel
 
 from plait.define import Flow
 from plait.runtime._events import EVENT_TYPES
@@ -60,10 +59,18 @@ stored value names selects one of these and never a module of its own choosing."
 _WARNED: set[str] = set()
 
 
+def _is_model_class(cls: type) -> bool:
+    """A pydantic model class (pydantic is never imported here: until some code has,
+    no model class exists)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and issubclass(cls, pydantic.BaseModel)
+
+
 def is_registrable(cls: object) -> bool:
     """Whether values of ``cls`` are stored with a tag naming it."""
     return isinstance(cls, type) and (
-        issubclass(cls, BaseModel | enum.Enum)
+        _is_model_class(cls)
+        or issubclass(cls, enum.Enum)
         or dataclasses.is_dataclass(cls)
         or (issubclass(cls, tuple) and hasattr(cls, "_fields"))
     )
@@ -186,7 +193,7 @@ def _named(hint: Any, found: list[type], seen: set[int], depth: int) -> None:
     if not is_registrable(hint):
         return
     found.append(hint)
-    if issubclass(hint, BaseModel):
+    if _is_model_class(hint):
         for info in hint.model_fields.values():
             _named(info.annotation, found, seen, depth + 1)
     elif dataclasses.is_dataclass(hint):

@@ -34,15 +34,16 @@ import enum
 import json
 import math
 import pathlib
+import sys
 import uuid
 from decimal import Decimal
-from typing import Any
-
-from pydantic import BaseModel
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from typing import TYPE_CHECKING, Any
 
 from plait.core import StoreError
 from plait.runtime._types import type_ref
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 VALUE_FORMAT = 2
 """Version of the stored value form (format 1: tuples, bytes and models only)."""
@@ -123,6 +124,14 @@ def is_plain(v: Any, depth: int) -> bool:
                 return False
         return True
     return False
+
+
+def is_model(v: Any) -> bool:
+    """Whether ``v`` is a pydantic model instance. pydantic is imported only when some
+    code uses it, and no model exists before: a run of a dict-state flow never loads it
+    (about 8 MB less memory, and a faster first run)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(v, pydantic.BaseModel)
 
 
 def surely_storable(v: Any, depth: int) -> bool:
@@ -260,7 +269,7 @@ class _Encoder:
     def _other(self, v: Any, t: type, depth: int) -> Any:
         if isinstance(v, enum.Enum):
             return {"$enum": [type_ref(t), self.encode(v.value, depth + 1)]}
-        if isinstance(v, BaseModel):
+        if is_model(v):
             return {"$model": [type_ref(t), self._model(v, depth)]}
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             return {"$dataclass": [type_ref(t), self._dataclass(v, depth)]}
@@ -296,7 +305,9 @@ class _Encoder:
             if isinstance(v, base):
                 convert: Any = base
                 return self.encode(convert(v), depth)
-        if self.lenient:
+        if self.lenient:  # inside a model's dump: pydantic is loaded
+            from pydantic_core import PydanticSerializationError, to_jsonable_python
+
             try:
                 return self.encode(to_jsonable_python(v), depth)
             except PydanticSerializationError:
@@ -308,6 +319,8 @@ class _Encoder:
         )
 
     def _model(self, v: BaseModel, depth: int) -> Any:
+        from pydantic_core import PydanticSerializationError
+
         self._enter(v, depth)
         try:
             data = v.model_dump(mode="python", by_alias=True, round_trip=True)

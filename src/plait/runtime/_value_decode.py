@@ -20,8 +20,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from plait.core import StoreError
 from plait.runtime._types import find_type, warn_unknown
 from plait.runtime._value_codec import VALUE_FORMAT
@@ -64,6 +62,8 @@ def _class_payload(payload: Any) -> tuple[str, Any]:
 def decode_model(ref: Any, data: Any, decode: Callable[[Any], Any] = from_json_value) -> Any:
     """A model of class ``ref`` from its stored ``data`` (plain data if the class is not
     known here or the data no longer fits it)."""
+    from pydantic import BaseModel, ValidationError  # loaded here only when a model is read
+
     fields = decode(data)
     cls = find_type(ref) if isinstance(ref, str) else None
     if cls is None or not issubclass(cls, BaseModel):
