@@ -6,6 +6,7 @@ Same names and sizes as :mod:`benchmarks._plait`; no plait import here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -13,8 +14,6 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from pydantic import BaseModel
 
 from benchmarks._common import (
     BIG_STATE_BYTES,
@@ -422,12 +421,22 @@ w4pa = w4p  # the same plain-driver baseline for plait's durability="async"
 # -- W1m, W3m, W5m: the same work on a pydantic model state --------------------------
 
 
-class _Counter(BaseModel):
-    counter: int = 0
+@functools.cache
+def _counter_type() -> Any:
+    """The model state, made on first use: the other workloads' processes never import
+    pydantic (M measures their memory, as plait's side does)."""
+    from pydantic import BaseModel
+
+    class _Counter(BaseModel):
+        counter: int = 0
+
+    return _Counter
 
 
 def w1m() -> Rep:
-    async def step(state: _Counter) -> None:
+    _Counter = _counter_type()
+
+    async def step(state: Any) -> None:
         state.counter += 1
 
     async def rep() -> Sample:
@@ -442,7 +451,9 @@ def w1m() -> Rep:
 
 
 def w3m() -> Rep:
-    async def body(state: _Counter) -> str:
+    _Counter = _counter_type()
+
+    async def body(state: Any) -> str:
         state.counter += 1
         return "again" if state.counter < LOOP_ITERATIONS else "done"
 
@@ -459,6 +470,8 @@ def w3m() -> Rep:
 
 
 def w5m() -> Rep:
+    _Counter = _counter_type()
+
     async def rep() -> Sample:
         outs = []
         t0 = time.perf_counter()
