@@ -7,12 +7,17 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from plait.core import PlaitError, PlanError, WaitingForInput, mask_secrets
+
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+"""click's ClickException, taken from typer (typer 0.2x ships its own click and no longer
+installs the ``click`` package; older ones use that package): usage errors, exit 2."""
 
 
 def stderr() -> Console:
@@ -42,7 +47,7 @@ def reported(debug: bool) -> Iterator[None]:
     """
     try:
         yield
-    except (typer.Exit, typer.Abort, click.ClickException):  # usage errors: exit 2
+    except (typer.Exit, typer.Abort, _USAGE_ERROR):  # usage errors: exit 2
         raise
     except KeyboardInterrupt as exc:
         if debug:
