@@ -293,7 +293,13 @@ def check_events(events: Iterable[Event]) -> None:
             t = type(value)
             if value is None or t is bool or t is float or (t is tuple and not value):
                 continue
-            if t is dict:
+            if t is str:  # a router's label, a text output
+                if value.isascii():
+                    continue
+            elif t is int:
+                if -SMALL_INT < value < SMALL_INT:
+                    continue
+            elif t is dict:
                 for k, x in value.items():
                     tx = type(x)
                     if type(k) is not str or not k.isascii():
