@@ -156,6 +156,7 @@ def test_a_thread_a_step_starts_never_reads_another_concurrent_runs_state() -> N
 
     seen: dict[str, Any] = {}
     both_in = threading.Barrier(2, timeout=60)
+    both_read = threading.Barrier(2, timeout=60)
 
     class Job(Flow):
         @start()
@@ -174,6 +175,7 @@ def test_a_thread_a_step_starts_never_reads_another_concurrent_runs_state() -> N
             t = threading.Thread(target=plain)
             t.start()
             t.join()
+            both_read.wait()  # neither run ends before both plain threads have read
             ctx = contextvars.copy_context()
             t = threading.Thread(target=ctx.run, args=(inheriting,))
             t.start()
