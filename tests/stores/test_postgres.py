@@ -22,7 +22,15 @@ import psycopg
 from psycopg import sql
 
 from plait.core import StoreError
-from plait.runtime import RunRecord, RunStarted, StateChanged, StepStarted, Store
+from plait.runtime import (
+    Event,
+    RunRecord,
+    RunStarted,
+    StateChanged,
+    StepStarted,
+    Store,
+    dumps_event,
+)
 from plait.stores._postgres import PostgresStore
 from plait.stores._postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
@@ -148,12 +156,10 @@ def test_corrupted_event_is_a_store_error_naming_run_and_seq(schemas: list[str])
         store = await PostgresStore.connect(URL, schema=schema)
         try:
             await store.create_run(RunRecord(run_id="r1", flow="f"))
+            await store.append("r1", [RunStarted(run_id="r1", seq=1, ts=1.0, flow="f", state={})])
+            # a row of its own (an append is one row)
             await store.append(
-                "r1",
-                [
-                    RunStarted(run_id="r1", seq=1, ts=1.0, flow="f", state={}),
-                    StepStarted(run_id="r1", seq=2, ts=2.0, step="s", invocation=1),
-                ],
+                "r1", [StepStarted(run_id="r1", seq=2, ts=2.0, step="s", invocation=1)]
             )
             with psycopg.connect(URL, autocommit=True) as conn:
                 conn.execute(
@@ -239,6 +245,10 @@ def test_schema_version_1_migrates_on_open(schemas: list[str]) -> None:
     """A schema made before leases and the cache existed gains both and keeps its runs."""
     schema = fresh_schema(schemas)
     ident = sql.Identifier(schema)
+    events: list[Event] = [RunStarted(run_id="old", seq=1, ts=1.0, flow="f")]
+    events += [
+        StepStarted(run_id="old", seq=seq, ts=1.0, step="s", invocation=seq) for seq in (2, 3, 4, 5)
+    ]
     with psycopg.connect(URL, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
         conn.execute(
@@ -256,12 +266,22 @@ def test_schema_version_1_migrates_on_open(schemas: list[str]) -> None:
                 " VALUES ('old', 'f', 'waiting', 1.0, 2.0, '{{}}')"
             ).format(ident)
         )
+        for event in events[:3]:  # a row per event, as then
+            conn.execute(
+                sql.SQL("INSERT INTO {}.events VALUES ('old', %s, %s, 1.0, %s)").format(ident),
+                (event.seq, type(event).__name__, dumps_event(event)),
+            )
 
     async def main() -> None:
         store = await PostgresStore.connect(URL, schema=schema)
         try:
             got = await store.get_run("old")
             assert got is not None and got.status == "waiting"
+            assert await store.read("old") == events[:3]
+            await store.append("old", events[3:])  # one row after the old ones
+            assert await store.read("old") == events
+            assert await store.read("old", after=2) == events[2:]
+            assert await store.read("old", after=4) == events[4:]
             assert (got.owner, got.lease_until) == ("", 0.0)
             assert await store.acquire("old", "me", 30.0) is True
             await store.cache_put("k", (1, b"x"))
@@ -300,10 +320,13 @@ def test_a_corrupted_run_is_that_runs_problem_and_hides_no_other(schemas: list[s
                     ),
                     ("badjson",),
                 )
-                body = '{"v": 2, "type": "StateChanged", "run_id": "badevent", "seq": 2, '
-                body += '"ts": 2.0, "step": "s", "changes": [1, 2]}'
+                # the append is one row from #1: its second event
+                body = '[{"v": 2, "type": "RunStarted", "run_id": "badevent", "seq": 1, '
+                body += '"ts": 1.0, "flow": "f"}, '
+                body += '{"v": 2, "type": "StateChanged", "run_id": "badevent", "seq": 2, '
+                body += '"ts": 2.0, "step": "s", "changes": [1, 2]}]'
                 conn.execute(
-                    sql.SQL("UPDATE {}.events SET body = %s WHERE run_id = %s AND seq = 2").format(
+                    sql.SQL("UPDATE {}.events SET body = %s WHERE run_id = %s AND seq = 1").format(
                         sql.Identifier(schema)
                     ),
                     (body, "badevent"),

@@ -104,7 +104,8 @@ def test_corrupted_event_body_fails_read_and_changes_nothing(tmp_path: Path) -> 
         store = SqliteStore(path)
         try:
             await store.create_run(_run("r1"))
-            await store.append("r1", events)
+            for event in events:  # a row each (an append is one row)
+                await store.append("r1", [event])
         finally:
             await store.close()
 
@@ -309,15 +310,20 @@ def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) ->
     events, and gains both."""
     path = tmp_path / "runs.db"
     event = RunStarted(run_id="old", seq=1, ts=1.0, flow="f")
+    later = [
+        StepStarted(run_id="old", seq=seq, ts=1.0, step="s", invocation=seq) for seq in (2, 3, 4, 5)
+    ]
     with sqlite3.connect(path) as conn:
         for statement in MIGRATIONS[0]:
             conn.execute(statement)
         conn.execute(
             "INSERT INTO runs VALUES ('old', 'f', 'waiting', 1.0, 2.0, '{\"a\": 1}', NULL, '')"
         )
-        conn.execute(
-            "INSERT INTO events VALUES ('old', 1, 'RunStarted', 1.0, ?)", (dumps_event(event),)
-        )
+        for seq, e in enumerate((event, *later[:2]), 1):  # a row per event, as then
+            conn.execute(
+                "INSERT INTO events VALUES ('old', ?, ?, 1.0, ?)",
+                (seq, type(e).__name__, dumps_event(e)),
+            )
         conn.execute("PRAGMA user_version = 1")
     conn.close()
 
@@ -333,7 +339,11 @@ def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) ->
                 updated_at=2.0,
                 inputs={"a": 1},
             )
-            assert await store.read("old") == [event]
+            assert await store.read("old") == [event, *later[:2]]
+            await store.append("old", later[2:])  # one row after the old ones
+            assert await store.read("old") == [event, *later]
+            assert await store.read("old", after=2) == later[1:]
+            assert await store.read("old", after=4) == later[3:]
             assert await store.acquire("old", "me", 30.0) is True
             await store.cache_put("k", (1, b"x"))
             entry = await store.cache_get("k")
@@ -343,8 +353,15 @@ def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) ->
 
     asyncio.run(main())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert conn.execute("SELECT owner FROM runs").fetchone()[0] == "me"
+        rows = conn.execute("SELECT seq, last, type FROM events ORDER BY seq").fetchall()
+        assert rows == [
+            (1, None, "RunStarted"),
+            (2, None, "StepStarted"),
+            (3, None, "StepStarted"),
+            (4, 5, "batch"),
+        ]
     conn.close()
 
 
@@ -375,8 +392,9 @@ def test_a_corrupted_run_is_that_runs_problem_and_hides_no_other(
         conn.execute("UPDATE run_inputs SET inputs = 'not json' WHERE run_id = 'badjson'")
         conn.execute("UPDATE runs SET created_at = 'yesterday' WHERE run_id = 'badtime'")
         conn.execute(
-            "UPDATE events SET body = json_set(body, '$.changes', json('[1, 2]')) "
-            "WHERE run_id = 'badevent' AND seq = 2"
+            # the append is one row from #1: its second event
+            "UPDATE events SET body = json_set(body, '$[1].changes', json('[1, 2]')) "
+            "WHERE run_id = 'badevent' AND seq = 1"
         )
 
     async def check() -> None:

@@ -6,10 +6,12 @@ from plait.runtime._codec import (
     check_events,
     decode_event,
     dumps_event,
+    dumps_events,
     encode_event,
     loads_event,
     needs_run_inputs,
     parse_event,
+    parse_events,
     same_inputs,
 )
 from plait.runtime._context import StepContext, current_context
@@ -105,6 +107,7 @@ __all__ = [
     "decode_event",
     "decode_value",
     "dumps_event",
+    "dumps_events",
     "encode_event",
     "fit",
     "from_json_value",
@@ -113,6 +116,7 @@ __all__ = [
     "needs_run_inputs",
     "owner_is_dead",
     "parse_event",
+    "parse_events",
     "pending",
     "register_definition",
     "register_type",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -249,9 +249,21 @@ def dumps_event(event: Event, *, inputs_in_run: bool = False) -> str:
     past 64 bits, nesting past its 255 levels — the standard library writes. Both write
     the same JSON data (floats may be spelt differently, ``1.2e-05`` or ``0.000012``,
     and read back the same)."""
-    data = encode_event(event, inputs_in_run=inputs_in_run)
+    return _dumps(encode_event(event, inputs_in_run=inputs_in_run), event)
+
+
+def dumps_events(events: Sequence[Event], *, inputs_in_run: bool = False) -> str:
+    """``events`` as one JSON array of their objects: how a store keeps a batch of
+    events in one row (read back by :func:`parse_events`). ``inputs_in_run`` is for the
+    first event (see :func:`encode_event`)."""
+    data = [encode_event(e, inputs_in_run=inputs_in_run and i == 0) for i, e in enumerate(events)]
+    return _dumps(data, events[0])
+
+
+def _dumps(data: Any, event: Event) -> str:
     try:
-        return orjson.dumps(data).decode()
+        text: str = orjson.dumps(data).decode()
+        return text
     except TypeError:  # orjson.JSONEncodeError
         pass
     try:
@@ -262,13 +274,28 @@ def dumps_event(event: Event, *, inputs_in_run: bool = False) -> str:
 
 def parse_event(text: str | bytes) -> dict[str, Any]:
     """The JSON object of a stored event, not decoded yet (see :func:`decode_event`)."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise StoreError(f"a stored event is not valid JSON (corrupted log?): {exc}") from None
+    data = _loads(text)
     if not isinstance(data, dict):
         raise StoreError("a stored event is not a JSON object (corrupted log?)")
     return data
+
+
+def parse_events(text: str | bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a stored row, not decoded yet: one event (an object, as
+    :func:`dumps_event` writes it) or a batch (an array, as :func:`dumps_events`)."""
+    data = _loads(text)
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list) and data and all(isinstance(d, dict) for d in data):
+        return data
+    raise StoreError("a stored event is not a JSON object or a list of them (corrupted log?)")
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(f"a stored event is not valid JSON (corrupted log?): {exc}") from None
 
 
 def loads_event(text: str | bytes, run_inputs: Mapping[str, Any] | None = None) -> Event:

@@ -1,9 +1,10 @@
 """``PostgresStore``: runs and event logs in PostgreSQL (psycopg 3, async, pooled).
 
 Tables live in one schema (``plait`` unless told otherwise), created and migrated when
-the store opens (see :mod:`plait.stores._postgres_schema`). An append takes the run's row
-lock, checks the batch continues the log, inserts it and commits: it is durable when
-``append`` returns, and two writers of one run are serialised, never interleaved.
+the store opens (see :mod:`plait.stores._postgres_schema`). An append is one statement,
+one round trip, its own commit: it inserts the batch (one row, see
+:mod:`plait.stores._batches`) only when it continues the stored log, so it is durable when
+``append`` returns, and two writers of one run never interleave.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from plait.runtime import (  # noqa: E402
     CacheEntry,
     Event,
     RunRecord,
-    decode_event,
-    dumps_event,
     needs_run_inputs,
-    parse_event,
     to_json_value,
     value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
+from plait.stores._batches import decode_rows, event_rows, parse_rows  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
 from plait.stores._postgres_sql import _QUERIES, _record  # noqa: E402
@@ -200,25 +199,29 @@ class PostgresStore:
         self._fresh.created(record.run_id, record.inputs)
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        kept = self._fresh.kept_with_run(run_id, events)
-        rows = [
-            (run_id, e.seq, type(e).__name__, e.ts, dumps_event(e, inputs_in_run=kept and i == 0))
-            for i, e in enumerate(events)
-        ]
-        if not rows:
+        if not events:
             return
         check_order(run_id, events[0].seq - 1, events)  # in order within the batch
-        params = {
-            "run": run_id,
-            "first": events[0].seq,
-            "seqs": [row[1] for row in rows],
-            "types": [row[2] for row in rows],
-            "ts": [row[3] for row in rows],
-            "bodies": [row[4] for row in rows],
-        }
+        rows = event_rows(run_id, events, inputs_in_run=self._fresh.kept_with_run(run_id, events))
+        if len(rows) == 1:
+            _, first, last, kind, ts, body = rows[0]
+            query = self._q["append_row"]
+            params = {"run": run_id, "first": first, "last": last, "type": kind, "ts": ts}
+            params["body"] = body
+        else:
+            query = self._q["append"]
+            params = {
+                "run": run_id,
+                "first": events[0].seq,
+                "seqs": [row[1] for row in rows],
+                "lasts": [row[2] for row in rows],
+                "types": [row[3] for row in rows],
+                "ts": [row[4] for row in rows],
+                "bodies": [row[5] for row in rows],
+            }
         async with self._connection(f"appending to run {run_id}") as conn:
             try:
-                cur = await conn.execute(self._q["append"], params)
+                cur = await conn.execute(query, params)
             except psycopg.errors.ForeignKeyViolation:
                 raise StoreError(f"run {run_id} is not in this store; create it first") from None
             except psycopg.errors.UniqueViolation:
@@ -264,43 +267,26 @@ class PostgresStore:
 
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
         async with self._connection(f"reading the events of run {run_id}") as conn:
-            cur = await conn.execute(self._q["read"], (run_id, after))
+            cur = await conn.execute(self._q["read"], {"run": run_id, "after": after})
             rows = await cur.fetchall()
             if not rows:
                 cur = await conn.execute(self._q["exists"], (run_id,))
                 if await cur.fetchone() is None:
                     raise StoreError(f"run {run_id} is not in this store")
-        parsed = [(seq, self._parse(run_id, seq, body)) for seq, body in rows]
+
+        def where(seq: int) -> str:
+            return f"run {run_id}, event #{seq} (schema {self._schema!r})"
+
+        parsed = parse_rows(rows, after, where)
         inputs = None
         if parsed and needs_run_inputs(parsed[0][1]):
             record = await self.get_run(run_id)
             inputs = None if record is None else record.inputs
-        return [self._decode(run_id, seq, data, inputs) for seq, data in parsed]
+        return decode_rows(run_id, parsed, inputs, where)
 
     @property
     def _where(self) -> str:
         return f"PostgreSQL schema {self._schema!r}"
-
-    def _parse(self, run_id: str, seq: int, body: str) -> dict[str, Any]:
-        try:
-            return parse_event(body)
-        except StoreError as exc:
-            where = f"run {run_id}, event #{seq} (schema {self._schema!r})"
-            raise StoreError(f"{where} cannot be read: {exc}") from None
-
-    def _decode(
-        self, run_id: str, seq: int, data: dict[str, Any], inputs: dict[str, Any] | None
-    ) -> Event:
-        where = f"run {run_id}, event #{seq} (schema {self._schema!r})"
-        try:
-            event = decode_event(data, inputs)
-        except (StoreError, ValueError, TypeError) as exc:
-            raise StoreError(f"{where} cannot be read: {exc}") from None
-        if event.seq != seq or event.run_id != run_id:
-            raise StoreError(
-                f"{where} holds event #{event.seq} of run {event.run_id} (corrupted log?)"
-            )
-        return event
 
     def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
         """The run's events after ``after_seq`` as any process appends them, until it

@@ -4,7 +4,8 @@ Every migration runs once, in order, inside the transaction that :func:`migrate`
 under a transaction-level advisory lock, so processes opening the same schema at once
 apply each migration exactly once. ``{s}`` stands for the store's schema.
 
-Events are kept as the JSON text :func:`~plait.runtime.dumps_event` writes (``TEXT``, not
+Events are kept as the JSON text :func:`~plait.runtime.dumps_event` and
+:func:`~plait.runtime.dumps_events` write, one row per appended batch (``TEXT``, not
 ``JSONB``): it round-trips byte for byte, costs no server-side parsing, and may hold
 ``\\u0000`` escapes, which ``JSONB`` refuses. So are a run's inputs since migration 3
 (``runs.inputs_text``; runs made before keep theirs in the ``JSONB`` column ``inputs``).
@@ -94,6 +95,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TRIGGER tail_status AFTER UPDATE OF status ON {s}.runs FOR EACH ROW"
         " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION {s}.tail_status()",
     ],
+    # 5: one row per appended batch of events (see plait.stores._batches): ``seq`` is
+    # its first event's, ``last`` its last event's; rows written before hold one event
+    # each and have ``last`` NULL.
+    ["ALTER TABLE {s}.events ADD COLUMN last BIGINT"],
 ]
 """``MIGRATIONS[n - 1]`` brings a schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -130,10 +135,16 @@ async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
                 f"this plait knows ({SCHEMA_VERSION}); upgrade plait (pip install -U plait) "
                 "to use this store"
             )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version - 1]:
-                await conn.execute(_sql(statement, schema))
-            await conn.execute(
-                _sql("INSERT INTO {s}.schema_version (version) VALUES (%s)", schema), (version,)
+        # Every statement of every migration due, in one round trip (a new schema's
+        # tables, indexes and triggers are some twenty statements).
+        script = [
+            _sql(statement, schema)
+            for version in range(current + 1, SCHEMA_VERSION + 1)
+            for statement in (
+                *MIGRATIONS[version - 1],
+                f"INSERT INTO {{s}}.schema_version (version) VALUES ({version:d})",
             )
+        ]
+        if script:
+            await conn.execute(sql.SQL(";\n").join(script))
     return current

@@ -15,19 +15,28 @@ _RUN_COLUMNS = (
     "run_id, flow, status, created_at, updated_at, inputs, plan, error, owner, lease_until,"
     " format, inputs_text"
 )
+_FOLLOWS = (
+    " WHERE coalesce((SELECT coalesce(last, seq) FROM {s}.events WHERE run_id = %(run)s"
+    " ORDER BY seq DESC LIMIT 1), 0) < %(first)s"
+)
+"""The rows go in only when they come after the run's stored log."""
 _QUERIES = {
     "create": "INSERT INTO {s}.runs (" + _RUN_COLUMNS + ") VALUES"
     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
-    "last": "SELECT (SELECT max(seq) FROM {s}.events WHERE run_id = %s)"
-    " FROM {s}.runs WHERE run_id = %s",
-    # One statement, one round trip, its own commit: the batch goes in only when it
-    # follows the stored log (the primary key refuses a racing writer's overlap). The
-    # arrays go in binary form (%b): the text form escapes every body with a regex.
-    "append": "INSERT INTO {s}.events (run_id, seq, type, ts, body)"
-    " SELECT %(run)s, e.seq, e.type, e.ts, e.body"
-    " FROM unnest(%(seqs)b::bigint[], %(types)b::text[], %(ts)b::float8[], %(bodies)b::text[])"
-    " AS e(seq, type, ts, body)"
-    " WHERE (SELECT coalesce(max(seq), 0) FROM {s}.events WHERE run_id = %(run)s) < %(first)s",
+    "last": "SELECT (SELECT coalesce(last, seq) FROM {s}.events WHERE run_id = %s"
+    " ORDER BY seq DESC LIMIT 1) FROM {s}.runs WHERE run_id = %s",
+    # One statement, one round trip, its own commit: the rows (one per batch, see
+    # plait.stores._batches) go in only when they follow the stored log (the primary key
+    # refuses a racing writer's overlap too). The arrays go in binary form (%b): the
+    # text form escapes every body with a regex.
+    "append": "INSERT INTO {s}.events (run_id, seq, last, type, ts, body)"
+    " SELECT %(run)s, e.seq, e.last, e.type, e.ts, e.body"
+    " FROM unnest(%(seqs)b::bigint[], %(lasts)b::bigint[], %(types)b::text[],"
+    " %(ts)b::float8[], %(bodies)b::text[]) AS e(seq, last, type, ts, body)" + _FOLLOWS,
+    # The same for the common batch of one row, with no arrays to make and unpack.
+    "append_row": "INSERT INTO {s}.events (run_id, seq, last, type, ts, body)"
+    " SELECT %(run)s, %(first)s::bigint, %(last)s::bigint, %(type)s::text, %(ts)s::float8,"
+    " %(body)s::text" + _FOLLOWS,
     "status": "UPDATE {s}.runs SET status = %s, error = %s, updated_at = %s WHERE run_id = %s",
     "get": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs WHERE run_id = %s",
     "list": "SELECT " + _RUN_COLUMNS + " FROM {s}.runs"
@@ -36,7 +45,10 @@ _QUERIES = {
     " AND (%(since)s::float8 IS NULL OR created_at >= %(since)s)"
     " AND (%(before)s::float8 IS NULL OR created_at < %(before)s)"
     " ORDER BY created_at DESC, run_id DESC LIMIT %(limit)s",
-    "read": "SELECT seq, body FROM {s}.events WHERE run_id = %s AND seq > %s ORDER BY seq",
+    # A run's rows that hold events after a seq: from the row holding that seq on.
+    "read": "SELECT seq, body FROM {s}.events WHERE run_id = %(run)s AND seq >= coalesce("
+    "(SELECT max(seq) FROM {s}.events WHERE run_id = %(run)s AND seq <= %(after)s), 0)"
+    " AND coalesce(last, seq) > %(after)s ORDER BY seq",
     "exists": "SELECT 1 FROM {s}.runs WHERE run_id = %s",
     "delete": "DELETE FROM {s}.runs WHERE run_id = %s",
     # A concurrent acquire waits for the row lock, then re-checks the WHERE on the row

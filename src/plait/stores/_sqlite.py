@@ -1,15 +1,16 @@
 """``SqliteStore``: runs in one SQLite file (standard library ``sqlite3``).
 
-Thread model and group commit: see :mod:`plait.stores._sqlite_thread`; the store owns
-one thread and one connection, and every database call runs there.
+Connections, thread model and group commit: see :mod:`plait.stores._sqlite_thread`.
+Small writes run on the caller's thread when the database is free; the store's own
+thread (started when first needed) does the rest.
 
-Events are serialised (:func:`plait.runtime.dumps_event`) by the caller before the job is
-queued, so a value that cannot be stored stores nothing and the stored event is the event
-as it was when recorded; cache values likewise. A run's inputs live in a table of their
-own (``run_inputs``), stored once: its ``RunStarted`` refers to them, and updating the
-run's row (status, lease) does not copy them again. The journal is WAL with
-``synchronous=NORMAL``: a commit survives a process crash; a power loss may lose the last
-commits, never corrupt the file.
+Events are serialised by the caller before anything is written, one row per appended
+batch (:mod:`plait.stores._batches`), so a value that cannot be stored stores nothing and
+the stored event is the event as it was when recorded; cache values likewise. A run's
+inputs live in a table of their own (``run_inputs``), stored once: its ``RunStarted``
+refers to them, and updating the run's row (status, lease) does not copy them again. The
+journal is WAL with ``synchronous=NORMAL``: a commit survives a process crash; a power
+loss may lose the last commits, never corrupt the file.
 
 Leases are two columns of the run's row, so they go with the run; ``acquire`` is one
 ``UPDATE ... WHERE`` on that row, which SQLite's single writer makes atomic across
@@ -31,24 +32,22 @@ from plait.runtime import (
     CacheEntry,
     Event,
     RunRecord,
-    decode_event,
-    dumps_event,
     needs_run_inputs,
-    parse_event,
     value_to_text,
 )
 from plait.runtime.ports import PRUNABLE, prunable_statuses
+from plait.stores._batches import EventRow, decode_rows, event_rows, parse_rows
 from plait.stores._sqlite_sql import (
     _ACQUIRE,
     _CACHE_PUT,
+    _READ,
     _RELEASE,
     _RUN_COLUMNS,
     _RUN_SELECT,
     _open,
-    _open_fast,
     _record,
 )
-from plait.stores._sqlite_thread import EventRow, SqliteWorker
+from plait.stores._sqlite_thread import SqliteWorker
 from plait.stores._tail import follow
 from plait.stores._values import (
     FreshInputs,
@@ -78,8 +77,7 @@ class SqliteStore:
                 "plait.stores.MemoryStore to keep runs in memory only"
             )
         self.path = Path(path).expanduser()
-        conn = _open(self.path)
-        self._worker = SqliteWorker(conn, self.path, _open_fast(self.path))
+        self._worker = SqliteWorker(_open(self.path), self.path)
         self._fresh = FreshInputs()
 
     @property
@@ -141,14 +139,9 @@ class SqliteStore:
         return True
 
     def _rows(self, run_id: str, events: Sequence[Event]) -> list[EventRow]:
-        """The ``events`` rows; a ``RunStarted`` with the inputs of the run's record
-        refers to them instead of repeating them."""
-        if self._fresh.kept_with_run(run_id, events):
-            return [
-                (run_id, e.seq, e.type, e.ts, dumps_event(e, inputs_in_run=i == 0))
-                for i, e in enumerate(events)
-            ]
-        return [(run_id, e.seq, type(e).__name__, e.ts, dumps_event(e)) for e in events]
+        """The ``events`` rows (see :mod:`plait.stores._batches`); a ``RunStarted`` with
+        the inputs of the run's record refers to them instead of repeating them."""
+        return event_rows(run_id, events, inputs_in_run=self._fresh.kept_with_run(run_id, events))
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         def update(conn: sqlite3.Connection) -> None:
@@ -207,8 +200,7 @@ class SqliteStore:
     async def read(self, run_id: str, *, after: int = 0) -> list[Event]:
         def select(conn: sqlite3.Connection) -> list[tuple[int, str]]:
             rows: list[tuple[int, str]] = conn.execute(
-                "SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
-                (run_id, after),
+                _READ, (run_id, run_id, after, after)
             ).fetchall()
             if (
                 not rows
@@ -218,29 +210,15 @@ class SqliteStore:
                 raise StoreError(f"run {run_id} is not in this store")
             return rows
 
-        parsed: list[tuple[int, dict[str, Any]]] = []
-        for seq, body in await self._call(select):
-            try:
-                parsed.append((seq, parse_event(body)))
-            except StoreError as exc:
-                raise StoreError(f"{self.path}: run {run_id}, event #{seq}: {exc}") from None
+        def where(seq: int) -> str:
+            return f"{self.path}: run {run_id}, event #{seq}"
+
+        parsed = parse_rows(await self._call(select), after, where)
         inputs = None
         if parsed and needs_run_inputs(parsed[0][1]):
             record = await self.get_run(run_id)
             inputs = None if record is None else record.inputs
-        out: list[Event] = []
-        for seq, data in parsed:
-            try:
-                event = decode_event(data, inputs)
-            except (StoreError, TypeError, ValueError) as exc:
-                raise StoreError(f"{self.path}: run {run_id}, event #{seq}: {exc}") from None
-            if event.run_id != run_id or event.seq != seq:
-                raise StoreError(
-                    f"{self.path}: run {run_id}, event #{seq} holds event #{event.seq} of run "
-                    f"{event.run_id} (corrupted log?)"
-                )
-            out.append(event)
-        return out
+        return decode_rows(run_id, parsed, inputs, where)
 
     async def tail(self, run_id: str, *, after_seq: int = 0) -> AsyncIterator[Event]:
         """The run's events after ``after_seq`` as any process appends them, until it

@@ -68,6 +68,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "ALTER TABLE cache ADD COLUMN format INTEGER NOT NULL DEFAULT 1",
     ),
+    # 4: one row per appended batch of events (see plait.stores._batches): ``seq`` is
+    # its first event's, ``last`` its last event's; rows written before hold one event
+    # each and have ``last`` NULL.
+    ("ALTER TABLE events ADD COLUMN last INTEGER",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,8 +1,9 @@
 """How :class:`~plait.stores.SqliteStore` opens its file, the SQL it runs there, and how
 it reads a run's row back.
 
-:func:`_open` makes the store thread's connection (WAL, ``synchronous=NORMAL``, the
-schema migrated); :func:`_open_fast` the caller's-thread one that never waits for a lock.
+:func:`_open` makes the store's first connection (WAL, ``synchronous=NORMAL``, the
+schema migrated), the one that never waits for a lock; :func:`_connect` the store
+thread's, which does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ _RUN_SELECT = (
     "FROM runs AS r LEFT JOIN run_inputs AS i ON i.run_id = r.run_id"
 )
 """Runs made before schema 3 keep their inputs in ``runs.inputs`` (format 1)."""
+_READ = (
+    "SELECT seq, body FROM events WHERE run_id = ? AND seq >= coalesce("
+    "(SELECT max(seq) FROM events WHERE run_id = ? AND seq <= ?), 0) "
+    "AND coalesce(last, seq) > ? ORDER BY seq"
+)
+"""A run's rows that hold events after a seq: from the row holding that seq on."""
 _ACQUIRE = (
     "UPDATE runs SET owner = ?, lease_until = ? "
     "WHERE run_id = ? AND (owner = '' OR owner = ? OR lease_until < ? OR owner = ?)"
@@ -39,22 +46,30 @@ _CACHE_PUT = (
 )
 
 
+def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection to ``path`` in autocommit mode, for any thread (one at a time), that
+    waits ``timeout`` seconds for another process's write lock."""
+    try:
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
+    return conn
+
+
 def _open(path: Path) -> sqlite3.Connection:
+    """The store's first connection, on a file in WAL mode with the schema migrated. It
+    then never waits for a lock (``busy_timeout`` 0): the callers' threads write on it
+    only when the write lock is free (see :mod:`plait.stores._sqlite_thread`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder for SQLite store {path}: {exc}") from None
-    try:
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
+    conn = _connect(path, BUSY_TIMEOUT_S)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         migrate(conn, path)
+        conn.execute("PRAGMA busy_timeout=0")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(
@@ -64,17 +79,6 @@ def _open(path: Path) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
-    return conn
-
-
-def _open_fast(path: Path) -> sqlite3.Connection:
-    """The connection for writes on the caller's thread: it never waits for the write
-    lock (``busy_timeout`` 0), so a busy database sends the write to the store's thread."""
-    try:
-        conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
     return conn
 
 
