@@ -57,7 +57,8 @@ def parse_rows(
             found = parse_events(body)
         except StoreError as exc:
             raise StoreError(f"{where(seq)} cannot be read: {exc}") from None
-        expected, previous = seq, seq - 1  # the row's first event is its seq
+        expected: int | None = seq  # the row's first event is its seq
+        previous = seq - 1
         for data in found:
             number = data.get("seq")
             if type(number) is not int or number <= previous or expected not in (None, number):
