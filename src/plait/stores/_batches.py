@@ -8,8 +8,9 @@ three; that is most of what a commit costs. A longer append is cut into rows of 
 :data:`BATCH_EVENTS`, stored in one transaction.
 
 The primary key ``(run_id, seq)`` still refuses a writer that does not know the latest
-log: it appends right after the last event it knows of, which ends a row, so if anything
-was stored after it, a row starting at that very seq exists. Rows written before batches
+log: plait numbers a run's events without gaps, so such a writer appends right after the
+last event it knows of, which ends a row, and if anything was stored after it, a row
+starting at that very seq exists (PostgreSQL's append also checks the stored last seq). Rows written before batches
 (one event each, ``last`` NULL) read as batches of one.
 """
 
@@ -57,16 +58,15 @@ def parse_rows(
             found = parse_events(body)
         except StoreError as exc:
             raise StoreError(f"{where(seq)} cannot be read: {exc}") from None
-        expected: int | None = seq  # the row's first event is its seq
         previous = seq - 1
-        for data in found:
+        for i, data in enumerate(found):  # the row's first event is its seq, then rising
             number = data.get("seq")
-            if type(number) is not int or number <= previous or expected not in (None, number):
+            if type(number) is not int or number <= previous or (i == 0 and number != seq):
                 raise StoreError(
                     f"{where(seq)} cannot be read: its row holds event #{number!r} after "
                     f"#{previous} (corrupted log?)"
                 )
-            expected, previous = None, number
+            previous = number
             if number > after:
                 out.append((number, data))
     return out

@@ -203,11 +203,18 @@ class PostgresStore:
             return
         check_order(run_id, events[0].seq - 1, events)  # in order within the batch
         rows = event_rows(run_id, events, inputs_in_run=self._fresh.kept_with_run(run_id, events))
-        if len(rows) == 1:
+        params: dict[str, Any]
+        if len(rows) == 1:  # the common case: plain values, no arrays
             _, first, last, kind, ts, body = rows[0]
             query = self._q["append_row"]
-            params = {"run": run_id, "first": first, "last": last, "type": kind, "ts": ts}
-            params["body"] = body
+            params = {
+                "run": run_id,
+                "first": first,
+                "last": last,
+                "type": kind,
+                "ts": ts,
+                "body": body,
+            }
         else:
             query = self._q["append"]
             params = {
