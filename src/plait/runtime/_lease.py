@@ -105,6 +105,7 @@ class Lease:
         self.owner = new_owner()
         self.ttl = lease_ttl() if ttl is None else ttl
         self._beat: asyncio.Task[None] | None = None
+        self._stopped = False
         self.held = False
 
     async def take(self, record: RunRecord | None = None) -> None:
@@ -134,15 +135,22 @@ class Lease:
     def keep(self, lost: Callable[[BaseException], None]) -> None:
         """Renew the lease every third of its ttl until :meth:`release`; call ``lost``
         when a renewal fails (the store is unreachable, or another process took it)."""
+        self._stopped = False
         self._beat = asyncio.get_running_loop().create_task(self._heartbeat(lost))
 
     async def _heartbeat(self, lost: Callable[[BaseException], None]) -> None:
-        while True:
+        # The flag, not only the cancel, ends the loop: a driver may swallow a cancel that
+        # lands inside a command (redis-py 8.0-8.2 do), and release() would wait forever.
+        while not self._stopped:
             await asyncio.sleep(self.ttl / 3)
+            if self._stopped:
+                return
             try:
                 ok = await self.store.acquire(self.run_id, self.owner, self.ttl)
             except Exception as exc:
                 lost(exc)
+                return
+            if self._stopped:
                 return
             if not ok:
                 self.held = False
@@ -158,6 +166,7 @@ class Lease:
     async def release(self) -> None:
         """Stop the heartbeat and give the lease back (errors are ignored: it expires)."""
         beat, self._beat = self._beat, None
+        self._stopped = True
         if beat is not None:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)

@@ -199,7 +199,7 @@ class SharedStateBase(ABC):
             cache.set_live(True)
             self._subscribed.set()
 
-        while True:
+        while not self._closed:  # not only the cancel: a driver may swallow it
             try:
                 await self._listen(ready, self._changed)
             except Exception as exc:  # driver errors too: the listener must not die silently
