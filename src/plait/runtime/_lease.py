@@ -141,16 +141,16 @@ class Lease:
     async def _heartbeat(self, lost: Callable[[BaseException], None]) -> None:
         # The flag, not only the cancel, ends the loop: a driver may swallow a cancel that
         # lands inside a command (redis-py 8.0-8.2 do), and release() would wait forever.
-        while not self._stopped:
+        while self._beating():
             await asyncio.sleep(self.ttl / 3)
-            if self._stopped:
+            if not self._beating():
                 return
             try:
                 ok = await self.store.acquire(self.run_id, self.owner, self.ttl)
             except Exception as exc:
                 lost(exc)
                 return
-            if self._stopped:
+            if not self._beating():
                 return
             if not ok:
                 self.held = False
@@ -162,6 +162,9 @@ class Lease:
                     )
                 )
                 return
+
+    def _beating(self) -> bool:
+        return not self._stopped
 
     async def release(self) -> None:
         """Stop the heartbeat and give the lease back (errors are ignored: it expires)."""

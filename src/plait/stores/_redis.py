@@ -175,7 +175,7 @@ class RedisStore:
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         with self._guard(f"read run {run_id}"):
-            raw = await self._client.hgetall(self._run_key(run_id))
+            raw = await self._client.hgetall(self._run_key(run_id))  # type: ignore[misc, unused-ignore]
         fields = cast("dict[str, str]", raw)  # decode_responses=True: keys and values are str
         if not fields:
             return None
@@ -309,7 +309,7 @@ class RedisStore:
                     break
                 async with self._client.pipeline(transaction=False) as pipe:
                     for run_id in ids:
-                        pipe.hmget(self._run_key(run_id), fields)
+                        pipe.hmget(self._run_key(run_id), list(fields))
                     found: list[list[str | None]] = await pipe.execute()
             for run_id, (run_flow, status, created, updated) in zip(ids, found, strict=True):
                 if run_flow is None or status is None:  # deleted since the index was read

@@ -66,7 +66,7 @@ class RedisSharedState(SharedStateBase):
 
     async def _connect(self) -> None:
         with self._guard("connect"):
-            await self._client.ping()
+            await self._client.ping()  # type: ignore[misc, unused-ignore]  # typed in redis 8
 
     async def _disconnect(self) -> None:
         await self._client.aclose()
