@@ -252,3 +252,36 @@ def test_state_ids_are_random_version_4_uuids() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_state_ids_of_threads_and_forked_children_never_repeat() -> None:
+    import os
+    import threading
+
+    from plait.define._state import new_state_id
+
+    made: list[str] = []
+
+    def make() -> None:
+        made.extend(new_state_id() for _ in range(2000))  # crosses several refills
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(made)) == len(made) == 8000
+
+    new_state_id()  # the random bytes read ahead are now in this process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids must not be the parent's next ids
+        os.write(write, " ".join(new_state_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = set(os.read(read, 4096).decode().split())
+    os.close(read)
+    assert len(child) == 3
+    assert not child & {new_state_id() for _ in range(3)}

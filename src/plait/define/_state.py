@@ -22,10 +22,28 @@ TRIGGER_PAYLOAD = "crewai_trigger_payload"
 """The input CrewAI passes to start steps that take a parameter of this name."""
 
 
+_RANDOM: list[bytes] = []
+"""16 random bytes for each of the next ids, read from ``os.urandom`` 4 KiB at a time: one
+system call per 256 ids, not one per id (a run makes one). ``list.pop`` is atomic, so two
+threads never take the same bytes; a forked child starts with none of its parent's."""
+
+
+def _forget_random() -> None:
+    _RANDOM.clear()
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
+
 def new_state_id() -> str:
     """A fresh state (and flow run) id: a version-4 UUID string, as CrewAI's ``FlowState``
     makes (formatted here: ``str(uuid.uuid4())`` costs twice as much, once per run)."""
-    b = bytearray(os.urandom(16))
+    try:
+        b = bytearray(_RANDOM.pop())
+    except IndexError:
+        chunk = os.urandom(4096)
+        _RANDOM.extend(chunk[i : i + 16] for i in range(16, 4096, 16))
+        b = bytearray(chunk[:16])
     b[6] = (b[6] & 0x0F) | 0x40  # version 4
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = b.hex()
@@ -124,7 +142,9 @@ class StateDict(dict[str, Any]):
             if fn is not None and key in self:
                 value = fn(dict.__getitem__(self, key), value)
         dict.__setitem__(self, key, value)
-        self._note(key)
+        ctx = current_step.get()  # _note(), inlined on this hot path
+        if ctx is not None:
+            self.writers[key] = ctx.step
 
     def __delitem__(self, key: str) -> None:
         dict.__delitem__(self, key)

@@ -24,6 +24,9 @@ class LocalExecutor:
     """Runs ``async def`` steps directly and ``def`` steps in a thread pool, so a blocking
     step never stalls the others. The pool starts on first use."""
 
+    awaits_async_steps = True
+    """``call`` only awaits an ``async def`` step (see :class:`plait.runtime.Executor`)."""
+
     def __init__(self, max_threads: int = 64) -> None:
         self.max_threads = max_threads
         self._pool: ThreadPoolExecutor | None = None

@@ -35,7 +35,7 @@ from plait.runtime._events import (
 from plait.runtime._lease import Lease
 from plait.runtime._map import map_items
 from plait.runtime._recorder import Listener, Recorder
-from plait.runtime._scheduler import CompleteRun, FailRun, StartStep, WaitRun, decide
+from plait.runtime._scheduler import Command, CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._stepping import StepRunner
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
@@ -96,6 +96,8 @@ class RunLoop:
         if lease is None and not rec.immediate:
             self._lease = Lease(store, run_id)
         self._started_pending = False
+        self.ending: Command | None = None
+        """How the scheduler last said the run ends, not acted on yet (see start_ready)."""
 
     @property
     def events(self) -> list[Event]:
@@ -264,6 +266,15 @@ class RunLoop:
 
     async def launch(self, *, inline: bool) -> StartStep | None:
         """Act on the scheduler's commands; return the step the caller should run itself."""
+        first = self.start_ready(inline)
+        if self.ending is not None:
+            await self.end_now()
+        return first
+
+    def start_ready(self, inline: bool) -> StartStep | None:
+        """Start the steps the scheduler says are ready; return the one the caller should
+        run itself (``inline``). When the scheduler says the run ends instead, that is
+        left in ``ending`` for :meth:`end_now` (the hot path awaits nothing else)."""
         first: StartStep | None = None
         started = False
         rec = self.rec
@@ -284,15 +295,8 @@ class RunLoop:
                     first = cmd
                 else:
                     self._spawn(cmd)
-            elif type(cmd) is CompleteRun:
-                await self.end.complete(
-                    cmd.output if self._result is None else self._result(self.view)
-                )
-            elif type(cmd) is WaitRun:
-                await self.end.wait()
-            elif type(cmd) is FailRun:
-                err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
-                await self.end.fail(err, cmd.step)
+            else:  # it comes alone: complete, wait or fail
+                self.ending = cmd
         if started and not rec.immediate and not self._started_pending:
             # Store the StepStarted events soon, in the background, so that a long step
             # shows as running; a step that ends without yielding stores them with its
@@ -300,6 +304,17 @@ class RunLoop:
             self._started_pending = True
             self.aio.call_soon(self._store_started)
         return first
+
+    async def end_now(self) -> None:
+        """End the run as the scheduler said (see :meth:`start_ready`)."""
+        cmd, self.ending = self.ending, None
+        if type(cmd) is CompleteRun:
+            await self.end.complete(cmd.output if self._result is None else self._result(self.view))
+        elif type(cmd) is WaitRun:
+            await self.end.wait()
+        elif type(cmd) is FailRun:
+            err = LoopLimitError(cmd.reason, flow=self.plan.name, run_id=self.run_id)
+            await self.end.fail(err, cmd.step)
 
     def _store_started(self) -> None:
         self._started_pending = False

@@ -106,12 +106,11 @@ class Recorder:
         one batch commits, the next gathers the events of every step that completes
         meanwhile (group commit across steps and branches).
         """
-        if self.immediate:
-            if self._buffer:
-                batch, self._buffer = self._buffer, []
-                await self.store.append(self.run_id, batch)
+        if self.flush_now():
             return
-        if self._write_now():
+        if self.immediate:  # a store without append_now
+            batch, self._buffer = self._buffer, []
+            await self.store.append(self.run_id, batch)
             return
         writer = self.flush_soon()
         if writer is not None:
@@ -119,17 +118,31 @@ class Recorder:
         if self.store_error is not None:
             raise self.store_error
 
-    def _write_now(self) -> bool:
-        """Store what is buffered right here, when no write is in flight and the store can
-        commit without waiting (``append_now``: SQLite with its write lock free). Saves
-        the writer task and the thread hand-offs a durable step would otherwise pay."""
-        now = self._now
+    def flush_now(self) -> bool:
+        """What :meth:`flush` does, without awaiting anything, when it can: True once
+        every event recorded so far is in the store; False, with nothing stored, when only
+        ``await flush()`` can store it. A store that is ``immediate`` (in memory) takes
+        the batch here; a durable one does when no write is in flight and it can commit
+        without waiting (``append_now``: SQLite with its write lock free), which saves the
+        writer task and the thread hand-offs a durable step would otherwise pay."""
+        batch = self._buffer
+        if self.immediate:
+            if batch:
+                if self._now is None:
+                    return False
+                self._buffer = []
+                self._now(self.run_id, batch)  # the listeners heard of these when recorded
+            return True
         writer = self._writer
-        if now is None or (writer is not None and not writer.done()) or not self._buffer:
+        if writer is not None and not writer.done():
             return False
         if self.store_error is not None:
             raise self.store_error
-        batch = self._buffer
+        if not batch:
+            return True
+        now = self._now
+        if now is None:
+            return False
         try:
             if not now(self.run_id, batch):
                 return False

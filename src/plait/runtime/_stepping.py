@@ -84,6 +84,8 @@ class StepRunner:
         self.flush = rec.flush
         self.steps: dict[str, PlanStep] = {s.name: s for s in plan.steps}
         self.caches = hasattr(rec.store, "cache_get")
+        self.awaits = getattr(executor, "awaits_async_steps", False) is True
+        """Await ``async def`` steps here, not through ``executor.call``."""
         self.committed: dict[str, Any] = {}
         """The state as last recorded: copies, never the live containers."""
         self.patches = 0
@@ -124,6 +126,9 @@ class StepRunner:
                             output, key = hit.output, None  # nothing new to remember
                             break
                     if timeout is None:
+                        if binding.is_async and self.awaits:
+                            output = await binding.fn(*args, **kwargs)
+                            break
                         output = await self.executor.call(
                             binding.fn, args, kwargs, binding.is_async
                         )
@@ -265,9 +270,21 @@ class StepRunner:
                     label=label,
                 )
             )
-        if not await self._durable(name):
+        try:
+            stored = (rec.immediate or rec.sync) and rec.flush_now()
+        except Exception as exc:
+            await self._unstored(name, exc)
             return None
-        return await self.loop.launch(inline=True)
+        if not stored and not await self._durable(name):
+            return None
+        loop = self.loop
+        first = loop.start_ready(True)
+        if loop.ending is not None:
+            await loop.end_now()
+        return first
+
+    async def _unstored(self, name: str, exc: BaseException) -> None:
+        await self.end.fail(unstored(exc, self.plan.name, self.run_id, name, self.plan.kind), name)
 
     async def _durable(self, name: str) -> bool:
         """Make ``name``'s completion durable before anything that depends on it starts
@@ -277,18 +294,13 @@ class StepRunner:
             try:
                 await self.flush()
             except Exception as exc:
-                await self.end.fail(
-                    unstored(exc, self.plan.name, self.run_id, name, self.plan.kind), name
-                )
+                await self._unstored(name, exc)
                 return False
             return True
         # durability="async": the next steps start while this commits. The log is written
         # in order, so no later completion is durable before this one.
         if self.rec.store_error is not None:
-            await self.end.fail(
-                unstored(self.rec.store_error, self.plan.name, self.run_id, name, self.plan.kind),
-                name,
-            )
+            await self._unstored(name, self.rec.store_error)
             return False
         self.rec.flush_soon()
         return True

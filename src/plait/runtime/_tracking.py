@@ -15,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 
+_IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes})
+
+
 def _copy(value: Any) -> Any:
     tp = type(value)
     if tp is list or tp is dict or tp is set:
@@ -54,9 +57,11 @@ def diff(
                     continue
             except Exception:  # an __eq__ that raises: count it as changed
                 pass
-        if writers and active and _foreign(key, step, writers, active):
-            continue
-        copied = _copy(value)
+        if writers and active:  # _foreign(), inlined on this hot path
+            writer = writers.get(key)
+            if writer is not None and writer != step and active.get(writer, 0) > 0:
+                continue
+        copied = value if type(value) in _IMMUTABLE else _copy(value)
         changes[key] = copied
         committed[key] = copied
     removed: tuple[str, ...] = ()

@@ -153,7 +153,11 @@ class Store(Protocol):
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs step code: ``await call(fn, args, kwargs, is_async)``."""
+    """Runs step code: ``await call(fn, args, kwargs, is_async)``.
+
+    Optional: ``awaits_async_steps = True`` says that ``call`` only awaits an ``async def``
+    step on the caller's event loop, so the run loop awaits such steps itself (one
+    coroutine less per step)."""
 
     async def call(
         self,
