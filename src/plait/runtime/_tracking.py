@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 _IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes})
 
 
