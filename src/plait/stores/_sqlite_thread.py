@@ -178,6 +178,9 @@ class SqliteWorker:
             return False
         fast = self._fast
         try:
+            last = self._last_seq.get(run_id) if len(rows) == 1 else None
+            if last is not None and self._insert_alone(run_id, last, events, rows[0]):
+                return True
             begun = len(rows) > 1  # one row commits alone
             try:
                 if begun:
@@ -189,6 +192,19 @@ class SqliteWorker:
             self._using.release()
         if error is not None:
             raise error
+        return True
+
+    def _insert_alone(self, run_id: str, last: int, events: Sequence[Event], row: EventRow) -> bool:
+        """The common append (one row of a run whose last seq is known) as one INSERT on
+        the fast connection, holding ``_using``: True once committed; False, with nothing
+        written, when it failed (then :meth:`_write` does it again, and says why)."""
+        check_order(run_id, last, events)  # its StoreError is the caller's
+        try:
+            self._fast.execute(_INSERT, row)
+        except sqlite3.Error:
+            return False
+        self._last_seq[run_id] = row[2]
+        self.commits += 1
         return True
 
     async def stop(self) -> None:
