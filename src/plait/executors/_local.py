@@ -24,8 +24,11 @@ class LocalExecutor:
     """Runs ``async def`` steps directly and ``def`` steps in a thread pool, so a blocking
     step never stalls the others. The pool starts on first use."""
 
-    awaits_async_steps = True
-    """``call`` only awaits an ``async def`` step (see :class:`plait.runtime.Executor`)."""
+    @property
+    def awaits_async_steps(self) -> bool:
+        """``call`` only awaits an ``async def`` step (see :class:`plait.runtime.Executor`);
+        not so in a subclass that has its own ``call``."""
+        return type(self).call is LocalExecutor.call
 
     def __init__(self, max_threads: int = 64) -> None:
         self.max_threads = max_threads

@@ -130,7 +130,8 @@ class RunEnd:
     async def _flush_last(self) -> BaseException | None:
         """Store the run's last events; return the store's error instead of raising it."""
         try:
-            await self.rec.flush()
+            if not self.rec.flush_now():
+                await self.rec.flush()
         except Exception as exc:
             return exc
         return None

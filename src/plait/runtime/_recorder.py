@@ -128,10 +128,13 @@ class Recorder:
         batch = self._buffer
         if self.immediate:
             if batch:
-                if self._now is None:
+                now = self._now
+                if now is None:
                     return False
-                self._buffer = []
-                self._now(self.run_id, batch)  # the listeners heard of these when recorded
+                self._buffer = []  # refused (raises): gone, as with append
+                if not now(self.run_id, batch):  # the listeners heard of these already
+                    self._buffer = batch
+                    return False
             return True
         writer = self._writer
         if writer is not None and not writer.done():

@@ -82,7 +82,10 @@ class StepRunner:
         self.record = rec.record  # bound once: these are on every step's path
         self.new = rec.new
         self.flush = rec.flush
-        self.steps: dict[str, PlanStep] = {s.name: s for s in plan.steps}
+        steps = plan.cache.get("steps_by_name")  # made once per plan, not per run
+        if steps is None:
+            steps = plan.cache["steps_by_name"] = {s.name: s for s in plan.steps}
+        self.steps: dict[str, PlanStep] = steps
         self.caches = hasattr(rec.store, "cache_get")
         self.awaits = getattr(executor, "awaits_async_steps", False) is True
         """Await ``async def`` steps here, not through ``executor.call``."""
