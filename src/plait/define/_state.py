@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import logging
 import os
 import types
@@ -65,7 +66,12 @@ def deep_copied(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_model_type(tp: object) -> bool:
     """Whether ``tp`` is a pydantic model class (checked without importing pydantic)."""
-    return isinstance(tp, type) and hasattr(tp, "model_validate") and hasattr(tp, "model_fields")
+    return isinstance(tp, type) and _is_model_class(tp)
+
+
+@functools.lru_cache(maxsize=1024)  # asked several times a run, of a few classes
+def _is_model_class(tp: type) -> bool:
+    return hasattr(tp, "model_validate") and hasattr(tp, "model_fields")
 
 
 def state_fields(state_type: type | None) -> tuple[str, ...] | None:
@@ -79,14 +85,19 @@ def reducers_of(
     state_type: type | None, declared: Reducers
 ) -> dict[str, Callable[[Any, Any], Any]]:
     """Reducers for state keys: ``Annotated[T, reducer(fn)]`` fields plus ``declared``."""
-    out: dict[str, Callable[[Any, Any], Any]] = {}
-    if state_type is not None and is_model_type(state_type):
-        for name, info in state_type.model_fields.items():  # type: ignore[attr-defined]
-            for meta in info.metadata:
-                if isinstance(meta, Reducer):
-                    out[name] = meta.fn
+    out = dict(_field_reducers(state_type)) if is_model_type(state_type) else {}
     out.update(declared)
     return out
+
+
+@functools.lru_cache(maxsize=1024)  # once per state model, not once per run
+def _field_reducers(state_type: type) -> tuple[tuple[str, Callable[[Any, Any], Any]], ...]:
+    return tuple(
+        (name, meta.fn)
+        for name, info in state_type.model_fields.items()  # type: ignore[attr-defined]
+        for meta in info.metadata
+        if isinstance(meta, Reducer)
+    )
 
 
 class Reducer:
