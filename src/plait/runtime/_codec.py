@@ -25,9 +25,19 @@ from typing import Any
 import orjson
 
 from plait.core import StoreError
-from plait.runtime._events import EVENT_TYPES, Event, RunStarted
+from plait.runtime._events import (
+    EVENT_TYPES,
+    Event,
+    RouteTaken,
+    RunStarted,
+    StateChanged,
+    StepCompleted,
+    StepStarted,
+)
 from plait.runtime._value_codec import (
     SMALL_INT,
+    WORD_HI,
+    WORD_LO,
     Unstorable,
     encode,
     is_plain,
@@ -303,6 +313,24 @@ def loads_event(text: str | bytes, run_inputs: Mapping[str, Any] | None = None) 
     return decode_event(parse_event(text), run_inputs)
 
 
+def _scalars(patch: dict[str, Any]) -> bool:
+    """Whether a state patch holds only ASCII-named scalars that every store keeps as they
+    are (most patches); False means "check it field by field", not "cannot be stored"."""
+    for k, x in patch.items():
+        if type(k) is not str or not k.isascii():
+            return False
+        t = type(x)
+        if t is int:
+            if not WORD_LO < x < WORD_HI:
+                return False
+        elif t is str:
+            if not x.isascii():
+                return False
+        elif x is not None and t is not float and t is not bool:
+            return False
+    return True
+
+
 def check_events(events: Iterable[Event]) -> None:
     """Raise the StoreError :func:`encode_event` would for the first of ``events`` that
     holds a value no store can hold, without encoding anything that is surely fine: the
@@ -310,6 +338,29 @@ def check_events(events: Iterable[Event]) -> None:
     common values — scalars, flat dicts of them — are checked here without a call)."""
     for event in events:
         cls = type(event)
+        if cls is StepStarted:  # a step's own events first: they are most of a log
+            continue  # numbers and names only (see _checked)
+        if cls is StepCompleted:
+            value = event.output  # type: ignore[attr-defined]
+            t = type(value)
+            if (
+                value is None
+                or (t is str and value.isascii())
+                or (t is int and WORD_LO < value < WORD_HI)
+                or t is bool
+                or t is float
+            ):
+                continue
+        elif cls is RouteTaken:
+            label = event.label  # type: ignore[attr-defined]
+            if type(label) is str and label.isascii():
+                continue
+        elif (
+            cls is StateChanged
+            and not event.removed  # type: ignore[attr-defined]
+            and _scalars(event.changes)  # type: ignore[attr-defined]
+        ):
+            continue
         texts, others = _CHECKED.get(cls) or _checked(cls)
         for name in texts:
             value = getattr(event, name)
@@ -324,7 +375,7 @@ def check_events(events: Iterable[Event]) -> None:
                 if value.isascii():
                     continue
             elif t is int:
-                if -SMALL_INT < value < SMALL_INT:
+                if WORD_LO < value < WORD_HI or -SMALL_INT < value < SMALL_INT:
                     continue
             elif t is dict:
                 for k, x in value.items():
@@ -332,7 +383,7 @@ def check_events(events: Iterable[Event]) -> None:
                     if type(k) is not str or not k.isascii():
                         break
                     if tx is int:
-                        if not -SMALL_INT < x < SMALL_INT:
+                        if not (WORD_LO < x < WORD_HI or -SMALL_INT < x < SMALL_INT):
                             break
                     elif tx is str:
                         if not x.isascii():

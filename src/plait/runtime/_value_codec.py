@@ -57,6 +57,9 @@ _MAX_DIGITS = 4300
 SMALL_INT = 1 << 1000
 """Ints with a smaller magnitude have fewer than 4300 digits: stored as they are."""
 _SMALL = SMALL_INT
+WORD_LO, WORD_HI = -(1 << 62), 1 << 62
+"""Bounds of the ints checked first, on every step: comparing with a machine-word int is
+cheap, with ``SMALL_INT`` (a 1000-bit int) it is not; ints past these take the exact test."""
 
 
 class Unstorable(Exception):
@@ -105,7 +108,7 @@ def is_plain(v: Any, depth: int) -> bool:
         return s.isascii()
     if t is int:
         n: int = v
-        return -_SMALL < n < _SMALL
+        return WORD_LO < n < WORD_HI or -_SMALL < n < _SMALL
     if t is float:
         f: float = v
         return f - f == 0.0
@@ -143,7 +146,7 @@ def surely_storable(v: Any, depth: int) -> bool:
         return s.isascii()
     if t is int:
         n: int = v
-        return -_SMALL < n < _SMALL
+        return WORD_LO < n < WORD_HI or -_SMALL < n < _SMALL
     if t is float or t is bool or v is None:
         return True
     if depth > 8:
@@ -186,7 +189,7 @@ class _Encoder:
         if t is str:
             return v if v.isascii() else _text(v)
         if t is int:
-            return v if -_SMALL < v < _SMALL else _big(v)
+            return v if WORD_LO < v < WORD_HI or -_SMALL < v < _SMALL else _big(v)
         if t is float:
             return v if math.isfinite(v) else {"$float": repr(v)}
         if t is bool or v is None:

@@ -143,6 +143,8 @@ def _trigger(view: RunView, key: LeafKey, payload: Any, source: str, wave: int) 
             if fire(index.trees[listener], node, progress):
                 del view.trees[listener]  # all it had seen is spent (CrewAI)
                 fired.append(listener)
+    if not fired:
+        return
     once, quiet = index.once, index.quiet
     start = view.seq if wave < 0 else wave
     for listener in fired:
@@ -222,7 +224,9 @@ def apply(view: RunView, event: Event) -> None:
     elif kind is RouteTaken:
         ev = event
         wave = view.route_waves.get(ev.step, ev.seq)
-        _trigger(view, ("label", ev.label), _label_payload(view, ev.step, ev.label), ev.step, wave)
+        out = view.outputs.get(ev.step)  # a text output is the payload (_label_payload)
+        payload = out if type(out) is str else _label_payload(view, ev.step, ev.label)
+        _trigger(view, ("label", ev.label), payload, ev.step, wave)
     elif kind is EventEmitted:
         ev = event
         _trigger(view, ("event", ev.name), ev.payload, ev.step, -1)
