@@ -603,3 +603,36 @@ def test_a_chosen_run_id_must_be_printable_and_quotable(bad: str) -> None:
     with pytest.raises(InputError, match="cannot be a run id"):
         One().kickoff(run_id=bad)
     assert One().kickoff(inputs={"id": "order-17:retry@2"}) == 1
+
+
+def test_a_replaced_local_executor_call_runs_async_steps_too() -> None:
+    """The run loop awaits async steps itself under LocalExecutor; once its call is
+    replaced (a subclass, or a patch of an instance), every step goes through it."""
+    from plait.executors import LocalExecutor
+
+    class Once(Flow):
+        @start()
+        async def only(self) -> str:
+            return "ran"
+
+    seen: list[str] = []
+
+    class Watching(LocalExecutor):
+        async def call(self, fn: Any, args: Any, kwargs: Any, is_async: bool) -> Any:
+            seen.append(fn.__name__)
+            return await super().call(fn, args, kwargs, is_async)
+
+    assert Once().kickoff(executor=Watching()) == "ran"
+    assert seen == ["only"]
+
+    patched = LocalExecutor()
+    original = patched.call
+
+    async def spy(fn: Any, args: Any, kwargs: Any, is_async: bool) -> Any:
+        seen.append("patched " + fn.__name__)
+        return await original(fn, args, kwargs, is_async)
+
+    patched.call = spy  # type: ignore[method-assign]
+    assert Once().kickoff(executor=patched) == "ran"
+    assert seen == ["only", "patched only"]
+    assert LocalExecutor().awaits_async_steps  # the plain one still takes the fast way

@@ -33,7 +33,8 @@ def _forget_random() -> None:
     _RANDOM.clear()
 
 
-os.register_at_fork(after_in_child=_forget_random)
+if hasattr(os, "register_at_fork"):  # not on Windows, where there is no fork
+    os.register_at_fork(after_in_child=_forget_random)
 
 
 def new_state_id() -> str:
@@ -66,7 +67,12 @@ def deep_copied(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_model_type(tp: object) -> bool:
     """Whether ``tp`` is a pydantic model class (checked without importing pydantic)."""
-    return isinstance(tp, type) and _is_model_class(tp)
+    if not isinstance(tp, type):
+        return False
+    try:
+        return _is_model_class(tp)
+    except TypeError:  # a class whose metaclass makes it unhashable
+        return hasattr(tp, "model_validate") and hasattr(tp, "model_fields")
 
 
 @functools.lru_cache(maxsize=1024)  # asked several times a run, of a few classes
@@ -85,7 +91,12 @@ def reducers_of(
     state_type: type | None, declared: Reducers
 ) -> dict[str, Callable[[Any, Any], Any]]:
     """Reducers for state keys: ``Annotated[T, reducer(fn)]`` fields plus ``declared``."""
-    out = dict(_field_reducers(state_type)) if is_model_type(state_type) else {}
+    out: dict[str, Callable[[Any, Any], Any]] = {}
+    if is_model_type(state_type):
+        if getattr(state_type, "__pydantic_complete__", False):
+            out.update(_field_reducers(state_type))
+        else:  # forward references not resolved yet: model_rebuild() may add fields
+            out.update(_field_reducers.__wrapped__(state_type))
     out.update(declared)
     return out
 

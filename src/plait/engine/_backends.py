@@ -99,11 +99,9 @@ async def open_store(store: Store | str | None) -> Store:
     """A store from an object, a URL, ``$PLAIT_STORE`` or the default (in memory)."""
     if store is not None and not isinstance(store, str):
         return store
-    url = store or os.environ.get("PLAIT_STORE")
-    if url is None or url == "":
-        return MemoryStore()  # the default: nothing to parse, and nothing to prune in it
+    url = store or os.environ.get("PLAIT_STORE") or "memory://"
     if url == "memory://" and not os.environ.get("PLAIT_RETENTION"):
-        return MemoryStore()
+        return MemoryStore()  # the default: nothing to parse
     where = parse_store_url(url)
     keep = where.options.get("retention") or os.environ.get("PLAIT_RETENTION") or None
     if keep is not None:

@@ -27,8 +27,8 @@ class LocalExecutor:
     @property
     def awaits_async_steps(self) -> bool:
         """``call`` only awaits an ``async def`` step (see :class:`plait.runtime.Executor`);
-        not so in a subclass that has its own ``call``."""
-        return type(self).call is LocalExecutor.call
+        not so once ``call`` is replaced (a subclass, a patch of the class or instance)."""
+        return type(self).call is _CALL and "call" not in self.__dict__
 
     def __init__(self, max_threads: int = 64) -> None:
         self.max_threads = max_threads
@@ -54,3 +54,7 @@ class LocalExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+_CALL = LocalExecutor.call
+"""``LocalExecutor.call`` as defined here (see ``awaits_async_steps``)."""

@@ -148,7 +148,8 @@ class Lease:
             try:
                 ok = await self.store.acquire(self.run_id, self.owner, self.ttl)
             except Exception as exc:
-                lost(exc)
+                if self._beating():  # not a cancel the driver turned into an error
+                    lost(exc)
                 return
             if not self._beating():
                 return

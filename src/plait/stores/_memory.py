@@ -56,10 +56,17 @@ class MemoryStore:
         self._events[record.run_id] = []
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        self.append_now(run_id, events)
+        self._append(run_id, events)
 
     def append_now(self, run_id: str, events: Sequence[Event]) -> bool:
-        """:meth:`append` without a coroutine (the run loop's hot path): always True."""
+        """:meth:`append` without a coroutine (the run loop's hot path). False, with
+        nothing stored, in a subclass with an ``append`` of its own, so that it is called."""
+        if type(self).append is not MemoryStore.append:
+            return False
+        self._append(run_id, events)
+        return True
+
+    def _append(self, run_id: str, events: Sequence[Event]) -> None:
         log = self._events.get(run_id)
         if log is None:
             raise StoreError(f"run {run_id} is not in this store; create it first")
@@ -68,23 +75,22 @@ class MemoryStore:
         log.extend(events)
         if self._tails:
             self._wake(run_id)
-        return True
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
         record = self._runs.get(run_id)
         if record is None:
             raise StoreError(f"run {run_id} is not in this store")
         self._runs[run_id] = RunRecord(  # dataclasses.replace() costs 3x as much, once a run
-            record.run_id,
-            record.flow,
-            status,
-            record.created_at,
-            time.time(),
-            record.inputs,
-            record.plan,
-            error,
-            record.owner,
-            record.lease_until,
+            run_id=record.run_id,
+            flow=record.flow,
+            status=status,
+            created_at=record.created_at,
+            updated_at=time.time(),
+            inputs=record.inputs,
+            plan=record.plan,
+            error=error,
+            owner=record.owner,
+            lease_until=record.lease_until,
         )
         if self._tails:
             self._wake(run_id)

@@ -203,11 +203,16 @@ class SharedStateBase(ABC):
             try:
                 await self._listen(ready, self._changed)
             except Exception as exc:  # driver errors too: the listener must not die silently
+                if self._closing():  # a cancel at close that the driver made an error
+                    return
                 log.warning("%s: change listener lost (%r); retrying", type(self).__name__, exc)
             self._subscribed.clear()
             cache.set_live(False)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 5.0)
+
+    def _closing(self) -> bool:
+        return self._closed
 
     def _changed(self, message: str) -> None:
         origin, _, key = message.partition(" ")
