@@ -126,7 +126,8 @@ class RunLoop:
                     plan=self._plan_dict(),
                 )
             )
-        await self._take_lease()
+        if self._lease is not None:
+            await self._take_lease()
         try:
             committed = self.steps.start_state()
             self.record(
@@ -257,8 +258,10 @@ class RunLoop:
             await asyncio.shield(self.end.cancelled())
             raise
         finally:
-            await self._stop_tasks()
-            await self._release()
+            if self._tasks:
+                await self._stop_tasks()
+            if self._lease is not None:
+                await self._release()
 
     async def _stop_tasks(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]
