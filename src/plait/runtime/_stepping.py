@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
 
 
+_NO_KWARGS: dict[str, Any] = {}
+"""Never changed: ``fn(*args, **_NO_KWARGS)`` gives the callee a dict of its own."""
+
 SNAPSHOT_EVERY = 500
 """A run stores its whole state once every this many state patches (``StateSnapshot``),
 so reading the state at a late point starts from the snapshot before it."""
@@ -111,9 +114,12 @@ class StepRunner:
             while True:
                 t0 = time.perf_counter()
                 try:
-                    args, kwargs = binding.arguments(
-                        self.owner, cmd.payload, self.view.outputs, self.state
-                    )
+                    if binding.mode == "none" and binding.method:  # a flow's step, mostly
+                        args, kwargs = (self.owner,), _NO_KWARGS
+                    else:
+                        args, kwargs = binding.arguments(
+                            self.owner, cmd.payload, self.view.outputs, self.state
+                        )
                     if spec.cache is not None and self.caches:
                         key = cache_key(
                             self.plan.name,
