@@ -74,7 +74,8 @@ class Kickoff:
         **unknown: Never,
     ) -> Any:
         """Run the flow to the end and return the last step's output (see :meth:`kickoff`)."""
-        refuse_unknown(f"{type(self).__name__}.kickoff_async", unknown, RUN_OPTIONS)
+        if unknown:
+            refuse_unknown(f"{type(self).__name__}.kickoff_async", unknown, RUN_OPTIONS)
         work = _port.engine().run(
             self,
             inputs,
