@@ -60,18 +60,19 @@ class Plan:
     """What ``compile()`` found that runs, but maybe not as meant (a label nobody listens
     to, a step nothing triggers); ``compile(..., strict=True)`` refuses them. Not part of
     the JSON form."""
-    _by_name: dict[str, PlanStep] = field(
+    by_name: dict[str, PlanStep] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    """The steps by name (made with the plan; read it, do not change it)."""
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Data other layers derive from the plan once (the runtime's trigger index)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_name", {s.name: s for s in self.steps})
+        object.__setattr__(self, "by_name", {s.name: s for s in self.steps})
 
     def step(self, name: str) -> PlanStep:
         try:
-            return self._by_name[name]
+            return self.by_name[name]
         except KeyError:
             raise DefinitionError(f"plan {self.name!r} has no step {name!r}") from None
 

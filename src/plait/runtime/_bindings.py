@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from plait.core import InputError
 
+_NO_KWARGS: dict[str, Any] = {}
+"""Never changed: ``fn(*args, **_NO_KWARGS)`` gives the callee a dict of its own."""
+
 Source = Literal["dep", "state", "optional"]
 Mode = Literal["none", "payload", "params"]
 
@@ -35,9 +38,9 @@ class Binding:
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         mode = self.mode
         if mode == "none":
-            return ((owner,) if self.method else ()), {}
+            return ((owner,) if self.method else ()), _NO_KWARGS
         if mode == "payload":
-            return ((owner, payload) if self.method else (payload,)), {}
+            return ((owner, payload) if self.method else (payload,)), _NO_KWARGS
         kwargs: dict[str, Any] = {}
         for name, source in self.params:
             if source == "dep":

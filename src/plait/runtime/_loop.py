@@ -87,10 +87,9 @@ class RunLoop:
         """What the stored plan names to find the code again (``module:Name``, set by the
         engine); by default the owner's class."""
         self._result = result
-        limits = plan.cache.get("call_limits")  # made once per plan, not per run
-        if limits is None:
-            limits = plan.cache["call_limits"] = {s.name: s.max_calls for s in plan.steps}
-        self._limits: dict[str, int] = limits
+        if "call_limits" not in plan.cache:  # made once per plan, not per run
+            plan.cache["call_limits"] = {s.name: s.max_calls for s in plan.steps}
+        self._limits: dict[str, int] = plan.cache["call_limits"]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[Any] | None = None
         self._inline = False

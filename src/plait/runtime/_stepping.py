@@ -40,9 +40,6 @@ if TYPE_CHECKING:
     from plait.runtime._loop import RunLoop
 
 
-_NO_KWARGS: dict[str, Any] = {}
-"""Never changed: ``fn(*args, **_NO_KWARGS)`` gives the callee a dict of its own."""
-
 SNAPSHOT_EVERY = 500
 """A run stores its whole state once every this many state patches (``StateSnapshot``),
 so reading the state at a late point starts from the snapshot before it."""
@@ -85,10 +82,7 @@ class StepRunner:
         self.record = rec.record  # bound once: these are on every step's path
         self.new = rec.new
         self.flush = rec.flush
-        steps = plan.cache.get("steps_by_name")  # made once per plan, not per run
-        if steps is None:
-            steps = plan.cache["steps_by_name"] = {s.name: s for s in plan.steps}
-        self.steps: dict[str, PlanStep] = steps
+        self.steps: dict[str, PlanStep] = plan.by_name
         self.caches = hasattr(rec.store, "cache_get")
         self.awaits = getattr(executor, "awaits_async_steps", False) is True
         """Await ``async def`` steps here, not through ``executor.call``."""
@@ -114,12 +108,9 @@ class StepRunner:
             while True:
                 t0 = time.perf_counter()
                 try:
-                    if binding.mode == "none" and binding.method:  # a flow's step, mostly
-                        args, kwargs = (self.owner,), _NO_KWARGS
-                    else:
-                        args, kwargs = binding.arguments(
-                            self.owner, cmd.payload, self.view.outputs, self.state
-                        )
+                    args, kwargs = binding.arguments(
+                        self.owner, cmd.payload, self.view.outputs, self.state
+                    )
                     if spec.cache is not None and self.caches:
                         key = cache_key(
                             self.plan.name,

@@ -224,9 +224,7 @@ def apply(view: RunView, event: Event) -> None:
     elif kind is RouteTaken:
         ev = event
         wave = view.route_waves.get(ev.step, ev.seq)
-        out = view.outputs.get(ev.step)  # a text output is the payload (_label_payload)
-        payload = out if type(out) is str else _label_payload(view, ev.step, ev.label)
-        _trigger(view, ("label", ev.label), payload, ev.step, wave)
+        _trigger(view, ("label", ev.label), _label_payload(view, ev.step, ev.label), ev.step, wave)
     elif kind is EventEmitted:
         ev = event
         _trigger(view, ("event", ev.name), ev.payload, ev.step, -1)
