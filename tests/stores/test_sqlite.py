@@ -8,6 +8,7 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from plait.runtime import (
     dumps_event,
 )
 from plait.stores import SqliteStore
-from plait.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from plait.stores._sqlite_schema import FRESH, MIGRATIONS, SCHEMA_VERSION
 from plait.testing import conformance
 
 
@@ -303,6 +304,50 @@ def test_pending_work_finishes_before_close(tmp_path: Path) -> None:
             await again.close()
 
     asyncio.run(main())
+
+
+def _schema_of(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Every table's columns (name, type, not null, default, key position), whether it
+    has rowids, and its indexes with their columns: what a schema does, not its text."""
+    out: dict[str, Any] = {}
+    tables = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall()
+    for table, text in tables:
+        columns = [
+            (name, kind.upper(), notnull, default, pk)
+            for _, name, kind, notnull, default, pk in conn.execute(
+                f"PRAGMA table_info({table})"
+            )
+        ]
+        indexes = {
+            name: (unique, origin, [c[2] for c in conn.execute(f"PRAGMA index_info({name})")])
+            for _, name, unique, origin, _ in conn.execute(f"PRAGMA index_list({table})")
+        }
+        out[table] = (columns, "WITHOUT ROWID" in text.upper(), indexes)
+    return out
+
+
+def test_a_new_file_gets_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    """A new file is made with FRESH in one step; it must be the schema every migration,
+    applied one by one, gives an older file."""
+    stepwise = sqlite3.connect(tmp_path / "stepwise.db")
+    for statements in MIGRATIONS:
+        for statement in statements:
+            stepwise.execute(statement)
+    fresh = sqlite3.connect(tmp_path / "fresh.db")
+    for statement in FRESH:
+        fresh.execute(statement)
+    want = _schema_of(stepwise)
+    assert set(want) == {"runs", "events", "cache", "run_inputs"}
+    assert _schema_of(fresh) == want
+    stepwise.close()
+    fresh.close()
+    asyncio.run(SqliteStore(tmp_path / "opened.db").close())  # what opening a new file makes
+    opened = sqlite3.connect(tmp_path / "opened.db")
+    assert _schema_of(opened) == want
+    assert opened.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    opened.close()
 
 
 def test_schema_1_file_migrates_to_the_current_schema_on_open(tmp_path: Path) -> None:
