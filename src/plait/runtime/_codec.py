@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from plait.core import StoreError
+from plait.runtime._codec_steps import EVENT_FORMAT, NOTHING_REMOVED, STEP_ENCODERS
 from plait.runtime._events import (
     EVENT_TYPES,
     Event,
@@ -46,11 +47,6 @@ from plait.runtime._value_codec import (
     unstorable_message,
 )
 from plait.runtime._value_decode import decode_value
-
-EVENT_FORMAT = 2
-"""Version of the stored event form; a store refuses events of a newer version.
-1: the first; 2: values as :mod:`~plait.runtime._value_codec` format 2, and
-``RunStarted`` without repeated inputs."""
 
 
 def same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -105,6 +101,18 @@ def encode_event(event: Event, *, inputs_in_run: bool = False) -> dict[str, Any]
     ``inputs_in_run``: leave a ``RunStarted``'s inputs out (the store keeps them with the
     run's record, see :func:`same_inputs`)."""
     cls = type(event)
+    fast = STEP_ENCODERS.get(cls)
+    if fast is not None:
+        done = fast(event)
+        if done is not None:
+            return done
+    return _encode_fields(event, inputs_in_run)
+
+
+def _encode_fields(event: Event, inputs_in_run: bool) -> dict[str, Any]:
+    """:func:`encode_event` field by field (every event type; the reference for
+    :mod:`plait.runtime._codec_steps`)."""
+    cls = type(event)
     out: dict[str, Any] = {"v": EVENT_FORMAT, "type": cls.__name__}
     if cls is RunStarted:
         return _encode_run_started(event, out, inputs_in_run)  # type: ignore[arg-type]
@@ -112,7 +120,7 @@ def encode_event(event: Event, *, inputs_in_run: bool = False) -> dict[str, Any]
         value = getattr(event, name)
         if check and not is_plain(value, 0):
             if type(value) is tuple and not value:  # StateChanged.removed, mostly
-                value = _EMPTY_TUPLE
+                value = NOTHING_REMOVED
             else:
                 value = _encode_field(event, name, value)
         out[name] = value
@@ -120,7 +128,6 @@ def encode_event(event: Event, *, inputs_in_run: bool = False) -> dict[str, Any]
 
 
 _PLANS: dict[type[Event], tuple[tuple[str, bool], ...]] = {}
-_EMPTY_TUPLE: dict[str, Any] = {"$tuple": []}  # read only: dumped, never changed
 
 
 def _plan(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
