@@ -59,14 +59,12 @@ AWKWARD: list[Any] = [
 ]
 
 _json = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-    | st.tuples(inner, inner),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        | st.tuples(inner, inner)
+    ),
     max_leaves=8,
 )
 
@@ -76,7 +74,9 @@ def _events(value: Any) -> list[Any]:
     patch = value if isinstance(value, dict) else {"k": value}  # its keys at the top
     return [
         StepStarted(run_id="r", seq=1, ts=1.0, step="s", invocation=2, attempt=3),
-        StepCompleted(run_id="r", seq=2, ts=1.5, step="s", invocation=2, output=value, duration=0.1),
+        StepCompleted(
+            run_id="r", seq=2, ts=1.5, step="s", invocation=2, output=value, duration=0.1
+        ),
         StateChanged(run_id="r", seq=3, ts=2.0, step="s", changes={"k": value, "n": 1}),
         StateChanged(run_id="r", seq=4, ts=2.0, step="s", changes={"k": value}, removed=("x",)),
         StateChanged(run_id="r", seq=5, ts=2.0, step="s", changes=patch),

@@ -316,9 +316,7 @@ def _schema_of(conn: sqlite3.Connection) -> dict[str, Any]:
     for table, text in tables:
         columns = [
             (name, kind.upper(), notnull, default, pk)
-            for _, name, kind, notnull, default, pk in conn.execute(
-                f"PRAGMA table_info({table})"
-            )
+            for _, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})")
         ]
         indexes = {
             name: (unique, origin, [c[2] for c in conn.execute(f"PRAGMA index_info({name})")])

@@ -2,7 +2,6 @@
 
 from plait.runtime._bindings import Binding
 from plait.runtime._codec import (
-    EVENT_FORMAT,
     check_events,
     decode_event,
     dumps_event,
@@ -14,6 +13,7 @@ from plait.runtime._codec import (
     parse_events,
     same_inputs,
 )
+from plait.runtime._codec_steps import EVENT_FORMAT
 from plait.runtime._context import StepContext, current_context
 from plait.runtime._events import (
     EVENT_TYPES,

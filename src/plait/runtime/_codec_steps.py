@@ -27,11 +27,14 @@ def _plain_scalar(x: Any) -> bool:
     common scalars, without its recursion)."""
     t = type(x)
     if t is int:
-        return WORD_LO < x < WORD_HI
+        n: int = x
+        return WORD_LO < n < WORD_HI
     if t is str:
-        return x.isascii()  # type: ignore[no-any-return]
+        s: str = x
+        return s.isascii()
     if t is float:
-        return x - x == 0.0  # not NaN or infinite
+        f: float = x
+        return f - f == 0.0  # not NaN or infinite
     return x is None or t is bool
 
 
