@@ -30,6 +30,7 @@ from plait.runtime._events import (
     EVENT_TYPES,
     Event,
     RouteTaken,
+    RunCompleted,
     RunStarted,
     StateChanged,
     StepCompleted,
@@ -362,12 +363,29 @@ def check_events(events: Iterable[Event]) -> None:
             label = event.label  # type: ignore[attr-defined]
             if type(label) is str and label.isascii():
                 continue
-        elif (
-            cls is StateChanged
-            and not event.removed  # type: ignore[attr-defined]
-            and _scalars(event.changes)  # type: ignore[attr-defined]
-        ):
-            continue
+        elif cls is StateChanged:
+            if not event.removed and _scalars(event.changes):  # type: ignore[attr-defined]
+                continue
+        elif cls is RunStarted:  # once a run, but in every run
+            flow = event.flow  # type: ignore[attr-defined]
+            if (
+                type(flow) is str
+                and flow.isascii()
+                and _scalars(event.inputs)  # type: ignore[attr-defined]
+                and _scalars(event.state)  # type: ignore[attr-defined]
+            ):
+                continue
+        elif cls is RunCompleted:
+            value = event.output  # type: ignore[attr-defined]
+            t = type(value)
+            if (
+                value is None
+                or (t is str and value.isascii())
+                or (t is int and WORD_LO < value < WORD_HI)
+                or t is bool
+                or t is float
+            ):
+                continue
         texts, others = _CHECKED.get(cls) or _checked(cls)
         for name in texts:
             value = getattr(event, name)
