@@ -37,6 +37,8 @@ from plait.runtime import (  # noqa: E402
 from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._batches import decode_rows, event_rows, parse_rows  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
+from plait.stores._postgres_append import insert_batch  # noqa: E402
+from plait.stores._postgres_own import OwnConnection  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
 from plait.stores._postgres_sql import _QUERIES, _record  # noqa: E402
 from plait.stores._postgres_tail import Listener  # noqa: E402
@@ -83,6 +85,8 @@ class PostgresStore:
         self._fresh = FreshInputs()
         self._listener: Listener | None = None
         """The LISTENing connection all tails share (made by the first tail)."""
+        self._own: OwnConnection | None = None
+        """The connection calls use first (see :mod:`plait.stores._postgres_own`)."""
         ident = sql.Identifier(schema)
         select = sql.SQL(_QUERIES["prune_select"]).format(s=ident)
         self._q = {
@@ -120,35 +124,49 @@ class PostgresStore:
             ) from None
         try:
             await migrate(conn, self._schema)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot prepare schema {self._schema!r} at {describe_target(self._url)}: "
-                f"{exc}. Check that the user may create schemas and tables there."
-            ) from exc
-        finally:
+        except BaseException as exc:
             await conn.close()
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(
+                    f"cannot prepare schema {self._schema!r} at {describe_target(self._url)}: "
+                    f"{exc}. Check that the user may create schemas and tables there."
+                ) from exc
+            raise
+        # The connection that migrated stays open as the store's own, one of max_size
+        # (see plait.stores._postgres_own); with max_size 1 the pool is all there is.
+        own = self._max_size > 1
         pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]]
         pool = AsyncConnectionPool(
             self._url,
-            min_size=self._min_size,
-            max_size=self._max_size,
+            min_size=max(self._min_size - own, 0),
+            max_size=self._max_size - own,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout))},
             open=False,
         )
         try:
             await pool.open(wait=True, timeout=self._timeout)
-        except psycopg.Error as exc:
+        except BaseException as exc:
             await pool.close()
-            raise StoreError(
-                f"cannot open a connection pool to PostgreSQL at "
-                f"{describe_target(self._url)}: {exc}"
-            ) from None
+            await conn.close()
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(
+                    f"cannot open a connection pool to PostgreSQL at "
+                    f"{describe_target(self._url)}: {exc}"
+                ) from None
+            raise
         self._pool = pool
+        if own:
+            self._own = OwnConnection(conn)
+        else:
+            await conn.close()
 
     async def close(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
+        own, self._own = self._own, None
+        if own is not None:
+            await own.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -166,9 +184,17 @@ class PostgresStore:
     ) -> AsyncIterator[psycopg.AsyncConnection[tuple[Any, ...]]]:
         if self._pool is None:
             raise StoreError("this PostgresStore is not open; await store.open() first")
+        own = self._own
+        conn = None if own is None else await own.take()
         try:
-            async with self._pool.connection() as conn:
-                yield conn
+            if conn is None:  # the store's own connection is busy (or gone): the pool's
+                async with self._pool.connection() as pooled:
+                    yield pooled
+            else:
+                try:
+                    yield conn
+                finally:
+                    await own.done(conn)  # type: ignore[union-attr]
         except psycopg.Error as exc:
             raise StoreError(
                 f"PostgreSQL store (schema {self._schema!r}): {what} failed: {exc}"
@@ -227,22 +253,7 @@ class PostgresStore:
                 "bodies": [row[5] for row in rows],
             }
         async with self._connection(f"appending to run {run_id}") as conn:
-            try:
-                cur = await conn.execute(query, params)
-            except psycopg.errors.ForeignKeyViolation:
-                raise StoreError(f"run {run_id} is not in this store; create it first") from None
-            except psycopg.errors.UniqueViolation:
-                cur = None
-            if cur is None or cur.rowcount != len(rows):  # refused: say why
-                cur = await conn.execute(self._q["last"], (run_id, run_id))
-                found = await cur.fetchone()
-                if found is None:
-                    raise StoreError(f"run {run_id} is not in this store; create it first")
-                check_order(run_id, found[0] or 0, events)
-                raise StoreError(
-                    f"run {run_id}: another process wrote event #{events[0].seq} at the same "
-                    "time; nothing of this batch was stored"
-                )
+            await insert_batch(conn, query, params, self._q["last"], run_id, events, len(rows))
         self._fresh.stored(run_id, events)
 
     async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
