@@ -134,7 +134,7 @@ class PostgresStore:
             raise
         # The connection that migrated stays open as the store's own, one of max_size
         # (see plait.stores._postgres_own); with max_size 1 the pool is all there is.
-        own = self._max_size > 1
+        own = 1 if self._max_size > 1 else 0
         pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]]
         pool = AsyncConnectionPool(
             self._url,

@@ -44,10 +44,12 @@ class OwnConnection:
         if time.monotonic() - self._used > IDLE_S:
             try:
                 await conn.execute("SELECT 1")
-            except Exception:
+            except BaseException as exc:
                 self._busy = False
-                await self.close()
-                return None
+                await self.close()  # broken, or cut off mid-check
+                if isinstance(exc, Exception):
+                    return None
+                raise
         return conn
 
     async def done(self, conn: Connection) -> None:
