@@ -402,6 +402,40 @@ def test_a_run_releases_its_lease_however_it_ends(store_url: str, end: str) -> N
     assert (record.status, record.owner, record.lease_until) == (end, "", 0.0)
 
 
+def test_a_new_run_is_created_with_its_lease(store_url: str) -> None:
+    """The run's record is made already leased to its process: no acquire (a commit)
+    follows the create, and the lease is released at the end as always."""
+    HOOKS["end"] = "completed"
+    calls: list[tuple[str, str, float]] = []
+
+    async def main() -> str:
+        store = await open_store(store_url)
+        create_run, acquire = store.create_run, store.acquire
+
+        async def creating(record: RunRecord) -> None:
+            calls.append(("create", record.owner, record.lease_until))
+            await create_run(record)
+
+        async def acquiring(run_id: str, owner: str, ttl: float, **options: Any) -> bool:
+            calls.append(("acquire", owner, ttl))
+            return await acquire(run_id, owner, ttl, **options)
+
+        store.create_run, store.acquire = creating, acquiring  # type: ignore[method-assign]
+        try:
+            flow = Ending()
+            started = time.time()
+            assert await flow.kickoff_async(store=store) == "done"
+            [(kind, owner, until)] = calls
+            assert kind == "create" and owner and until >= started + 29.0
+            return flow.run_id
+        finally:
+            await store.close()
+
+    run_id = asyncio.run(main())
+    record = get_run(store_url, run_id)
+    assert (record.status, record.owner, record.lease_until) == ("completed", "", 0.0)
+
+
 def test_a_run_that_loses_its_lease_stops_and_writes_nothing_more(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

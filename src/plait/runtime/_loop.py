@@ -112,9 +112,11 @@ class RunLoop:
         between the two), so the run starts over under its own id."""
         self.end.started = time.perf_counter()
         now = time.time()
+        lease = self._lease
         if stored:
             await self.store.set_status(self.run_id, "running")
-        else:
+        else:  # made with its lease: no acquire (a commit) follows
+            claim = lease if lease is not None and not lease.held else None
             await self.store.create_run(
                 RunRecord(
                     run_id=self.run_id,
@@ -123,9 +125,13 @@ class RunLoop:
                     updated_at=now,
                     inputs=dict(inputs),
                     plan=self._plan_dict(),
+                    owner="" if claim is None else claim.owner,
+                    lease_until=0.0 if claim is None else now + claim.ttl,
                 )
             )
-        if self._lease is not None:
+            if claim is not None:
+                claim.held = True
+        if lease is not None:
             await self._take_lease()
         try:
             committed = self.steps.start_state()

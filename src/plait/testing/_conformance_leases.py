@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from plait.testing._conformance_base import (
@@ -42,6 +43,24 @@ async def lease_acquire_renew_release(factory: StoreFactory) -> None:
         [listed] = await store.list_runs()
         assert listed.owner == "b" and listed.lease_until > time.time()
         assert listed.status == "running"  # the lease leaves the rest of the run alone
+    finally:
+        await store.close()
+
+
+async def run_created_with_its_lease_is_held(factory: StoreFactory) -> None:
+    """A run created with an owner and ``lease_until`` is that owner's from the start
+    (how the engine starts a run: no acquire after the create)."""
+    store = await factory.new()
+    try:
+        until = time.time() + 30.0
+        await store.create_run(dataclasses.replace(_record("r1"), owner="a", lease_until=until))
+        got = await store.get_run("r1")
+        assert got is not None and (got.owner, got.lease_until) == ("a", until)
+        assert await store.acquire("r1", "b", 30.0) is False
+        assert await store.acquire("r1", "a", 60.0) is True  # the holder renews
+        await store.release("r1", "a")
+        got = await store.get_run("r1")
+        assert got is not None and (got.owner, got.lease_until) == ("", 0.0)
     finally:
         await store.close()
 

@@ -41,6 +41,7 @@ from plait.testing._conformance_leases import (
     lease_expires,
     lease_of_unknown_run_is_refused,
     lease_takeover_with_replace,
+    run_created_with_its_lease_is_held,
     unserialisable_cache_value_is_refused,
 )
 from plait.testing._conformance_tail import (
@@ -378,6 +379,7 @@ CASES: list[Callable[[StoreFactory], Awaitable[None]]] = [
     prune_never_touches_unfinished_runs,
     list_runs_by_creation_time,
     lease_acquire_renew_release,
+    run_created_with_its_lease_is_held,
     lease_expires,
     concurrent_acquire_has_one_winner,
     lease_of_unknown_run_is_refused,
