@@ -60,6 +60,10 @@ class PostgresStore:
     """Keeps runs in PostgreSQL. Open it before use, close it after::
 
     store = await PostgresStore.connect("postgresql://user@127.0.0.1/db")
+
+    It holds at most ``max_size`` connections (at least ``min_size``): its own, which a
+    call uses when it is free, and a pool for calls at the same time; tails share one
+    more.
     """
 
     def __init__(
