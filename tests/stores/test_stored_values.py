@@ -285,9 +285,11 @@ class Unstorable(Flow):
         return "never"
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+@pytest.fixture(params=["default", "memory", "sqlite", "postgres", "redis"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "memory":
+    if request.param == "default":  # no store=: the run's own new MemoryStore
+        yield None
+    elif request.param == "memory":
         yield MemoryStore()
     else:
         yield from fresh_store_url(request.param, tmp_path)

@@ -43,6 +43,7 @@ from plait.runtime import (
     request_input,
     waiting_error,
 )
+from plait.stores import MemoryStore
 
 log = logging.getLogger("plait")
 
@@ -120,6 +121,8 @@ class Engine:
             loop = self._loop(
                 definition, plan, the_store, executor, run_id, state, subscribers, None, durability
             )
+            if own_store and type(the_store) is MemoryStore:  # nobody else can read it
+                loop.rec.keep_to_itself()
             if not getattr(the_store, "immediate", False):  # a store other processes read
                 loop.ref = definition_ref(definition)  # how the stored run names its code
             return await self._execute(
