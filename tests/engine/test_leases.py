@@ -436,6 +436,35 @@ def test_a_new_run_is_created_with_its_lease(store_url: str) -> None:
     assert (record.status, record.owner, record.lease_until) == ("completed", "", 0.0)
 
 
+def test_a_create_that_fails_after_storing_the_run_gives_its_lease_back(
+    store_url: str,
+) -> None:
+    """The run's record was stored, but the create raised (a cancel that psycopg lets
+    finish, a lost reply): the run must not stay leased to nobody for the ttl."""
+    HOOKS["end"] = "completed"
+
+    async def main() -> str:
+        store = await open_store(store_url)
+        create_run = store.create_run
+
+        async def stored_then_lost(record: RunRecord) -> None:
+            await create_run(record)
+            raise asyncio.CancelledError
+
+        store.create_run = stored_then_lost  # type: ignore[method-assign]
+        try:
+            flow = Ending()
+            with pytest.raises(asyncio.CancelledError):
+                await flow.kickoff_async(store=store)
+            return flow.run_id
+        finally:
+            await store.close()
+
+    run_id = asyncio.run(main())
+    record = get_run(store_url, run_id)
+    assert (record.owner, record.lease_until) == ("", 0.0)
+
+
 def test_a_run_that_loses_its_lease_stops_and_writes_nothing_more(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

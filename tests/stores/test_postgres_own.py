@@ -5,6 +5,7 @@ connection the server cut, or a call cut off mid-command, costs at most that cal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -158,5 +159,78 @@ def test_a_call_cancelled_mid_command_leaves_the_store_usable(schema: str) -> No
             assert found is not None and len(await store.read("r1")) == 1
         finally:
             await store.close()
+
+    asyncio.run(main())
+
+
+def test_sizes_that_make_no_pool_are_refused() -> None:
+    for low, high in [(3, 2), (-1, 2), (0, 0)]:
+        with pytest.raises(StoreError, match="is not a pool size"):
+            PostgresStore(URL, min_size=low, max_size=high)
+
+
+def test_the_store_keeps_its_full_size_after_its_own_connection_is_given_up(
+    schema: str,
+) -> None:
+    """The server cuts every connection; once the own one is given up the pool may grow
+    back to max_size, so a call held up by a row lock does not hold up the others."""
+    app = _app()
+
+    async def main() -> None:
+        store = await PostgresStore.connect(_named(app), schema=schema, max_size=2, min_size=2)
+        locker = await psycopg.AsyncConnection.connect(URL)
+        try:
+            for run in ("r1", "r2"):
+                await store.create_run(_record(run))
+            await _cut(app)
+            for _ in range(3):  # the calls that meet the dead connections fail
+                with contextlib.suppress(StoreError):
+                    await store.get_run("r1")
+            await locker.execute(
+                sql.SQL("SELECT 1 FROM {}.runs WHERE run_id = 'r1' FOR UPDATE").format(
+                    sql.Identifier(schema)
+                )
+            )
+            held = asyncio.create_task(store.set_status("r1", "completed"))  # waits
+            await asyncio.sleep(0.3)
+            async with asyncio.timeout(5):
+                found = await store.get_run("r2")
+            assert found is not None and not held.done()
+            await locker.rollback()
+            await held
+        finally:
+            await locker.close()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_call_in_flight_when_the_store_closes_finishes(schema: str) -> None:
+    """As with a pool's connection: closing waits for no call, but cuts none off."""
+    app = _app()
+
+    async def main() -> None:
+        store = await PostgresStore.connect(_named(app), schema=schema, max_size=2)
+        locker = await psycopg.AsyncConnection.connect(URL)
+        try:
+            await store.create_run(_record("r1"))
+            await locker.execute(
+                sql.SQL("SELECT 1 FROM {}.runs WHERE run_id = 'r1' FOR UPDATE").format(
+                    sql.Identifier(schema)
+                )
+            )
+            held = asyncio.create_task(store.set_status("r1", "completed"))
+            await asyncio.sleep(0.3)
+            await store.close()
+            await locker.rollback()
+            async with asyncio.timeout(5):
+                await held  # no StoreError: it finished on its connection
+        finally:
+            await locker.close()
+        for _ in range(50):
+            if not await _backends(app):
+                break
+            await asyncio.sleep(0.1)
+        assert await _backends(app) == []
 
     asyncio.run(main())

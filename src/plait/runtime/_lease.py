@@ -23,6 +23,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from plait.core import RunBusyError, RunError, StoreError
 from plait.runtime.ports import RunRecord, Store
@@ -94,6 +95,23 @@ def is_stale(record: RunRecord, now: float) -> bool:
     if not record.owner:
         return True
     return record.lease_until < now or owner_is_dead(record.owner)
+
+
+async def create_run(store: Store, lease: Lease | None, **fields: Any) -> None:
+    """Create the run (``fields`` of its :class:`RunRecord`), already leased to ``lease``
+    when that is not held yet: the run is its process's from its first write, with no
+    acquire (a commit) after it. A create that raised may be stored all the same (a
+    cancel, a lost reply), so the lease is then given back."""
+    if lease is None or lease.held:
+        await store.create_run(RunRecord(**fields))
+        return
+    until = fields["created_at"] + lease.ttl
+    lease.held = True  # from here on, release() gives it back
+    try:
+        await store.create_run(RunRecord(**fields, owner=lease.owner, lease_until=until))
+    except BaseException:
+        await asyncio.shield(lease.release())
+        raise
 
 
 class Lease:

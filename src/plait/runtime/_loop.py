@@ -16,10 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from plait.core import (
-    LoopLimitError,
-    RunError,
-)
+from plait.core import LoopLimitError, RunError
 from plait.plan import Plan
 from plait.runtime._bindings import Binding
 from plait.runtime._context import StepContext
@@ -32,14 +29,14 @@ from plait.runtime._events import (
     RunStarted,
     StepStarted,
 )
-from plait.runtime._lease import Lease
+from plait.runtime._lease import Lease, create_run
 from plait.runtime._map import map_items
 from plait.runtime._recorder import Listener, Recorder
 from plait.runtime._scheduler import Command, CompleteRun, FailRun, StartStep, WaitRun, decide
 from plait.runtime._stepping import StepRunner
 from plait.runtime._triggers import TriggerIndex
 from plait.runtime._view import RunView, apply
-from plait.runtime.ports import Executor, RunRecord, Store
+from plait.runtime.ports import Executor, Store
 
 _YIELD_EVERY = 64
 """Steps a worker runs back to back before letting other tasks in."""
@@ -115,22 +112,17 @@ class RunLoop:
         lease = self._lease
         if stored:
             await self.store.set_status(self.run_id, "running")
-        else:  # made with its lease: no acquire (a commit) follows
-            claim = lease if lease is not None and not lease.held else None
-            await self.store.create_run(
-                RunRecord(
-                    run_id=self.run_id,
-                    flow=self.plan.name,
-                    created_at=now,
-                    updated_at=now,
-                    inputs=dict(inputs),
-                    plan=self._plan_dict(),
-                    owner="" if claim is None else claim.owner,
-                    lease_until=0.0 if claim is None else now + claim.ttl,
-                )
+        else:
+            await create_run(
+                self.store,
+                lease,
+                run_id=self.run_id,
+                flow=self.plan.name,
+                created_at=now,
+                updated_at=now,
+                inputs=dict(inputs),
+                plan=self._plan_dict(),
             )
-            if claim is not None:
-                claim.held = True
         if lease is not None:
             await self._take_lease()
         try:

@@ -51,6 +51,8 @@ class Store(Protocol):
     :mod:`plait.testing.conformance`.
 
     - ``create_run`` raises :class:`~plait.core.StoreError` for a run id it already has.
+      It keeps the record's ``owner`` and ``lease_until``: the engine makes a run already
+      leased to the process that runs it.
     - ``append`` returns once the events are durable (for durable stores). A run's events
       are appended in ``seq`` order: a batch whose first ``seq`` is not greater than the
       last stored one, or that is not increasing, is refused whole (StoreError), and so is

@@ -23,7 +23,6 @@ require_extra("psycopg_pool", "postgres", feature="the PostgreSQL store")
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
-from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
 from plait.runtime import (  # noqa: E402
     VALUE_FORMAT,
@@ -38,7 +37,7 @@ from plait.runtime.ports import PRUNABLE, prunable_statuses  # noqa: E402
 from plait.stores._batches import decode_rows, event_rows, parse_rows  # noqa: E402
 from plait.stores._order import check_order  # noqa: E402
 from plait.stores._postgres_append import insert_batch  # noqa: E402
-from plait.stores._postgres_own import OwnConnection  # noqa: E402
+from plait.stores._postgres_own import OwnConnection, Pool, pool_for  # noqa: E402
 from plait.stores._postgres_schema import migrate  # noqa: E402
 from plait.stores._postgres_sql import _QUERIES, _record  # noqa: E402
 from plait.stores._postgres_tail import Listener  # noqa: E402
@@ -80,12 +79,17 @@ class PostgresStore:
                 f"PostgreSQL schema name {schema!r} is not allowed; use lowercase letters, "
                 "digits and underscores (at most 63, not starting with a digit)"
             )
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise StoreError(
+                f"PostgreSQL store: min_size={min_size}, max_size={max_size} is not a pool "
+                "size; use 0 <= min_size <= max_size and max_size >= 1"
+            )
         self._url = url
         self._schema = schema
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = connect_timeout
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] | None = None
+        self._pool: Pool | None = None
         self._fresh = FreshInputs()
         self._listener: Listener | None = None
         """The LISTENing connection all tails share (made by the first tail)."""
@@ -136,17 +140,14 @@ class PostgresStore:
                     f"{exc}. Check that the user may create schemas and tables there."
                 ) from exc
             raise
-        # The connection that migrated stays open as the store's own, one of max_size
-        # (see plait.stores._postgres_own); with max_size 1 the pool is all there is.
-        own = 1 if self._max_size > 1 else 0
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]]
-        pool = AsyncConnectionPool(
-            self._url,
-            min_size=max(self._min_size - own, 0),
-            max_size=self._max_size - own,
-            kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout))},
-            open=False,
-        )
+        # The connection that migrated stays open as the store's own (one of max_size,
+        # see plait.stores._postgres_own) unless the store may keep no connection idle.
+        own = self._min_size >= 1 and self._max_size >= 2
+        try:
+            pool = pool_for(self._url, self._min_size, self._max_size, self._timeout, own)
+        except BaseException:
+            await conn.close()
+            raise
         try:
             await pool.open(wait=True, timeout=self._timeout)
         except BaseException as exc:
@@ -160,7 +161,7 @@ class PostgresStore:
             raise
         self._pool = pool
         if own:
-            self._own = OwnConnection(conn)
+            self._own = OwnConnection(conn, pool, self._min_size, self._max_size)
         else:
             await conn.close()
 
@@ -186,13 +187,14 @@ class PostgresStore:
     async def _connection(
         self, what: str
     ) -> AsyncIterator[psycopg.AsyncConnection[tuple[Any, ...]]]:
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             raise StoreError("this PostgresStore is not open; await store.open() first")
         own = self._own
         conn = None if own is None else await own.take()
         try:
             if conn is None:  # the store's own connection is busy (or gone): the pool's
-                async with self._pool.connection() as pooled:
+                async with pool.connection() as pooled:  # closed meanwhile: PoolClosed
                     yield pooled
             else:
                 try:
