@@ -25,7 +25,12 @@ from typing import Any
 import orjson
 
 from plait.core import StoreError
-from plait.runtime._codec_steps import EVENT_FORMAT, NOTHING_REMOVED, STEP_ENCODERS
+from plait.runtime._codec_steps import (
+    EVENT_FORMAT,
+    NOTHING_REMOVED,
+    STEP_ENCODERS,
+    plain_scalar,
+)
 from plait.runtime._events import (
     EVENT_TYPES,
     Event,
@@ -375,17 +380,8 @@ def check_events(events: Iterable[Event]) -> None:
                 and _scalars(event.state)  # type: ignore[attr-defined]
             ):
                 continue
-        elif cls is RunCompleted:
-            value = event.output  # type: ignore[attr-defined]
-            t = type(value)
-            if (
-                value is None
-                or (t is str and value.isascii())
-                or (t is int and WORD_LO < value < WORD_HI)
-                or t is bool
-                or t is float
-            ):
-                continue
+        elif cls is RunCompleted and plain_scalar(event.output):  # type: ignore[attr-defined]
+            continue
         texts, others = _CHECKED.get(cls) or _checked(cls)
         for name in texts:
             value = getattr(event, name)

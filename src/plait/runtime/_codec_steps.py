@@ -22,7 +22,7 @@ EVENT_FORMAT = 2
 ``RunStarted`` without repeated inputs."""
 
 
-def _plain_scalar(x: Any) -> bool:
+def plain_scalar(x: Any) -> bool:
     """Whether ``x`` is a scalar JSON keeps as it is (what ``is_plain`` says, for the
     common scalars, without its recursion)."""
     t = type(x)
@@ -53,7 +53,7 @@ def _started(e: Any) -> dict[str, Any] | None:
 
 def _completed(e: Any) -> dict[str, Any] | None:
     output = e.output
-    if not _plain_scalar(output) and not is_plain(output, 0):
+    if not plain_scalar(output) and not is_plain(output, 0):
         return None
     return {
         "v": EVENT_FORMAT,
@@ -80,7 +80,7 @@ def _changed(e: Any) -> dict[str, Any] | None:
     for k, x in changes.items():
         if type(k) is not str or k[:1] == "$" or not k.isascii():
             return None
-        if not _plain_scalar(x) and not is_plain(x, 1):
+        if not plain_scalar(x) and not is_plain(x, 1):
             return None
     return {
         "v": EVENT_FORMAT,
