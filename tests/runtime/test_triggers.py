@@ -42,6 +42,25 @@ def test_index_knows_starts_and_listeners() -> None:
     assert not index.listeners(("label", "nobody"))
 
 
+def test_plain_keys_are_those_heard_only_by_listeners_that_always_fire() -> None:
+    plan = plan_of(
+        PlanStep("a", start=True),
+        PlanStep("b", start=True, trigger=label("again")),  # quiet
+        PlanStep("c", trigger=step("a")),
+        PlanStep("d", trigger=any_(step("c"), step("x"))),  # once
+        PlanStep("e", trigger=all_(step("c"), step("y"))),  # a join
+        PlanStep("f", trigger=step("x")),
+        PlanStep("g", trigger=step("c")),
+    )
+    index = TriggerIndex.build(plan)
+    assert index.plain[("step", "a")] == ["c"]
+    assert ("label", "again") not in index.plain  # b runs without the value
+    assert ("step", "x") not in index.plain  # d fires once, until re-armed
+    assert ("step", "c") not in index.plain  # d, and e's join
+    assert ("step", "y") not in index.plain  # e's join only
+    assert all(index.plain[k] == index.direct[k] for k in index.plain)
+
+
 def test_equal_plans_build_equal_indexes() -> None:
     def make() -> TriggerIndex:
         return TriggerIndex.build(

@@ -47,7 +47,9 @@ class TriggerIndex:
     ``once``: listeners whose condition is an ``or_`` of several parts (not routers, not
     start steps): they fire for the first part only, until re-armed. ``quiet``:
     conditional start steps, which run without the triggering value. ``routers``: every
-    router (their labels carry the "wave" that may re-arm an ``or_``).
+    router (their labels carry the "wave" that may re-arm an ``or_``). ``plain[key]``:
+    ``direct[key]`` when that is all that hears the key and none of it is ``once`` or
+    ``quiet`` (most keys): each fires with the value, no bookkeeping.
     """
 
     direct: dict[LeafKey, list[str]]
@@ -59,6 +61,7 @@ class TriggerIndex:
     once: set[str] = field(default_factory=set)
     quiet: set[str] = field(default_factory=set)
     routers: set[str] = field(default_factory=set)
+    plain: dict[LeafKey, list[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, plan: Plan) -> TriggerIndex:
@@ -97,6 +100,12 @@ class TriggerIndex:
             tree = _Tree([], [], [], [])
             _flatten(cond, -1, 0, tree, name, index.nested, keys)
             index.trees[name] = tree
+        special = index.once | index.quiet
+        index.plain = {
+            key: names
+            for key, names in direct.items()
+            if key not in joins and key not in index.nested and special.isdisjoint(names)
+        }
         return index
 
     def listeners(self, key: LeafKey) -> bool:

@@ -114,6 +114,13 @@ def _trigger(view: RunView, key: LeafKey, payload: Any, source: str, wave: int) 
     """``key`` happened: ready the listeners it completes. ``wave`` is where the chain of
     routers began for a router label, and -1 for anything else."""
     index = view.index
+    plain = index.plain.get(key)
+    if plain is not None:  # listeners that always fire, with the value (most keys)
+        start = view.seq if wave < 0 else wave
+        ready = view.ready
+        for listener in plain:
+            ready.append(Ready(listener, payload, source, start))
+        return
     spent = view.spent
     fired: list[str] = []
     direct = index.direct.get(key)
