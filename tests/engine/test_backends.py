@@ -9,6 +9,7 @@ import pytest
 
 from plait import Flow, PlaitError, start
 from plait.engine import open_store
+from plait.engine._backends import RunOwnStore
 from plait.stores import MemoryStore
 
 
@@ -21,6 +22,35 @@ def test_a_store_object_is_used_as_is() -> None:
 def test_memory_urls(url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PLAIT_STORE", raising=False)
     assert isinstance(asyncio.run(open_store(url)), MemoryStore)
+
+
+def test_a_run_given_no_store_gets_one_of_its_own_that_keeps_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new in-memory store for one run (no store, a memory URL, PLAIT_STORE=memory://)
+    is the run's alone: it stores nothing of the run, which keeps its events itself.
+    Opened for anything else (the CLI, a worker) it is a plain MemoryStore."""
+    monkeypatch.delenv("PLAIT_STORE", raising=False)
+    for named in (None, "memory://"):
+        assert type(asyncio.run(open_store(named, for_one_run=True))) is RunOwnStore
+        assert type(asyncio.run(open_store(named))) is MemoryStore
+    monkeypatch.setenv("PLAIT_STORE", "memory://")
+    assert type(asyncio.run(open_store(None, for_one_run=True))) is RunOwnStore
+
+    class Two(Flow):
+        @start()
+        def a(self) -> int:
+            return 1
+
+    flow = Two()
+    monkeypatch.delenv("PLAIT_STORE")
+    assert flow.kickoff() == 1
+    assert [type(e).__name__ for e in flow.events] == [
+        "RunStarted",
+        "StepStarted",
+        "StepCompleted",
+        "RunCompleted",
+    ]
 
 
 def test_the_environment_picks_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,13 +26,14 @@ import inspect
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from plait import stores
 from plait.core import PlaitError, StoreError, mask_secrets, mask_url, parse_duration
 from plait.engine._schemes import examples, find_scheme, register_store_scheme
-from plait.runtime import Store
+from plait.runtime import Event, RunRecord, Store, check_events, surely_storable, to_json_value
 from plait.stores import MemoryStore, SqliteStore
 
 RETENTION_EVERY = 3600.0
@@ -95,12 +96,37 @@ def parse_store_url(url: str) -> StoreURL:
     return StoreURL(kind, url, rest, options)
 
 
-async def open_store(store: Store | str | None) -> Store:
-    """A store from an object, a URL, ``$PLAIT_STORE`` or the default (in memory)."""
+class RunOwnStore(MemoryStore):
+    """The store of one run given no store, or a ``memory://`` URL: a new one for the run,
+    which nothing else can reach, so it keeps nothing of the run, whose events the run keeps itself
+    (``flow.events``). It only checks that what the run would store could be stored, as
+    every store does, so that a flow that runs in memory runs on every store. Its cache
+    is a MemoryStore's."""
+
+    async def create_run(self, record: RunRecord) -> None:
+        if record.inputs and not surely_storable(record.inputs, 0):
+            to_json_value(record.inputs, f"run {record.run_id} inputs")
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        check_events(events)
+
+    def append_now(self, run_id: str, events: Sequence[Event]) -> bool:
+        check_events(events)
+        return True
+
+    async def set_status(self, run_id: str, status: str, *, error: str = "") -> None:
+        return None
+
+
+async def open_store(store: Store | str | None, *, for_one_run: bool = False) -> Store:
+    """A store from an object, a URL, ``$PLAIT_STORE`` or the default (in memory).
+    ``for_one_run``: an in-memory store is a :class:`RunOwnStore`, for one run only."""
     if store is not None and not isinstance(store, str):
         return store
     url = store or os.environ.get("PLAIT_STORE") or "memory://"
     if url == "memory://" and not os.environ.get("PLAIT_RETENTION"):
+        if for_one_run:
+            return RunOwnStore()
         return MemoryStore()  # the default: nothing to parse
     where = parse_store_url(url)
     keep = where.options.get("retention") or os.environ.get("PLAIT_RETENTION") or None
@@ -143,17 +169,18 @@ class owned_store:
     block ends; a store object passed in is left open. (A class, not
     ``@asynccontextmanager``: it is on every run's path, and costs a third as much.)"""
 
-    __slots__ = ("_given", "_opened")
+    __slots__ = ("_given", "_one_run", "_opened")
 
-    def __init__(self, store: Store | str | None) -> None:
+    def __init__(self, store: Store | str | None, *, for_one_run: bool = False) -> None:
         self._given = store
+        self._one_run = for_one_run
         self._opened: Store | None = None
 
     async def __aenter__(self) -> Store:
         given = self._given
         if given is not None and not isinstance(given, str):
             return given
-        self._opened = await open_store(given)
+        self._opened = await open_store(given, for_one_run=self._one_run)
         return self._opened
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -43,7 +43,6 @@ from plait.runtime import (
     request_input,
     waiting_error,
 )
-from plait.stores import MemoryStore
 
 log = logging.getLogger("plait")
 
@@ -113,7 +112,7 @@ class Engine:
             subscribers = list(listeners)
         check_run_id(plan, run_id)
         definition.run_id = run_id
-        async with owned_store(store) as the_store:
+        async with owned_store(store, for_one_run=True) as the_store:
             own_store = the_store is not store
             fresh = own_store and getattr(the_store, "immediate", False)  # a new memory store
             if not (stored or fresh) and isinstance(definition, Flow):
@@ -121,8 +120,6 @@ class Engine:
             loop = self._loop(
                 definition, plan, the_store, executor, run_id, state, subscribers, None, durability
             )
-            if own_store and type(the_store) is MemoryStore:  # nobody else can read it
-                loop.rec.keep_to_itself()
             if not getattr(the_store, "immediate", False):  # a store other processes read
                 loop.ref = definition_ref(definition)  # how the stored run names its code
             return await self._execute(

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from plait.runtime._codec import check_events
 from plait.runtime._events import Event
 from plait.runtime._view import RunView, apply
 from plait.runtime.ports import Store
@@ -33,11 +32,6 @@ Listener = Callable[[Event], None]
 
 DURABILITY = ("sync", "async")
 """The durability modes a run can use; the first is the default."""
-
-
-def _check_only(run_id: str, events: list[Event]) -> bool:
-    check_events(events)
-    return True
 
 
 class Recorder:
@@ -69,12 +63,6 @@ class Recorder:
         self.store_error: BaseException | None = None
         """Why the store refused a batch: the run cannot go on without its log."""
         self.aio = asyncio.get_running_loop()  # made inside the loop it runs on
-
-    def keep_to_itself(self) -> None:
-        """The store is a new MemoryStore of this run's own, which nobody else reads: a
-        batch is checked to be storable (a flow that runs in memory runs on every store),
-        not copied into it as well as into :attr:`events`."""
-        self._now = _check_only
 
     def close(self) -> None:
         """Record nothing more: the run's last event is recorded."""
