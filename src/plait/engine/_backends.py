@@ -97,11 +97,11 @@ def parse_store_url(url: str) -> StoreURL:
 
 
 class RunOwnStore(MemoryStore):
-    """The store of one run given no store, or a ``memory://`` URL: a new one for the run,
-    which nothing else can reach, so it keeps nothing of the run, whose events the run keeps itself
-    (``flow.events``). It only checks that what the run would store could be stored, as
-    every store does, so that a flow that runs in memory runs on every store. Its cache
-    is a MemoryStore's."""
+    """The store of one run given no store, or a ``memory://`` URL: a new one for that
+    run, which nothing else can reach. So it keeps nothing of the run (the run keeps its
+    events itself: ``flow.events``) and only checks that what the run would store could be
+    stored, as every store does, so that a flow that runs in memory runs on every store.
+    Its cache is a MemoryStore's."""
 
     async def create_run(self, record: RunRecord) -> None:
         if record.inputs and not surely_storable(record.inputs, 0):
