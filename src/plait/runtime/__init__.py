@@ -2,7 +2,6 @@
 
 from plait.runtime._bindings import Binding
 from plait.runtime._codec import (
-    check_events,
     decode_event,
     dumps_event,
     dumps_events,
@@ -13,6 +12,7 @@ from plait.runtime._codec import (
     parse_events,
     same_inputs,
 )
+from plait.runtime._codec_check import check_events
 from plait.runtime._codec_steps import EVENT_FORMAT
 from plait.runtime._context import StepContext, current_context
 from plait.runtime._events import (

@@ -143,11 +143,7 @@ class PostgresStore:
         # The connection that migrated stays open as the store's own (one of max_size,
         # see plait.stores._postgres_own) unless the store may keep no connection idle.
         own = self._min_size >= 1 and self._max_size >= 2
-        try:
-            pool = pool_for(self._url, self._min_size, self._max_size, self._timeout, own)
-        except BaseException:
-            await conn.close()
-            raise
+        pool = pool_for(self._url, self._min_size, self._max_size, self._timeout, own)
         try:
             await pool.open(wait=True, timeout=self._timeout)
         except BaseException as exc:
